@@ -1,0 +1,119 @@
+// Vite config for the lab page (web/): serves the built images at /images/ in dev and preview, lists them
+// in /images/index.json, copies them into the build, and emits v86's wasm for the machine worker.
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, link, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vite';
+
+const root = dirname(fileURLToPath(import.meta.url));
+/** Where built images live; WHITTLE_IMAGES_DIR points elsewhere (e.g. a fixture) for development. */
+const imagesDir = resolve(process.env.WHITTLE_IMAGES_DIR ?? join(root, 'images/dist'));
+
+/** The catalog the library reads: one entry per image folder holding a manifest.json. */
+export interface ImageIndex {
+  schema: 1;
+  images: { name: string; manifest: string }[];
+}
+
+async function listImages(dir: string): Promise<ImageIndex> {
+  const names = existsSync(dir) ? await readdir(dir, { withFileTypes: true }) : [];
+  const images = names
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'manifest.json')))
+    .map((d) => ({ name: d.name, manifest: `${d.name}/manifest.json` }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  return { schema: 1, images };
+}
+
+const types: Record<string, string> = {
+  '.json': 'application/json',
+  '.txt': 'text/plain; charset=utf-8',
+  '.wasm': 'application/wasm',
+};
+
+/** Serves `imagesDir` at /images/ (GET and HEAD), and the generated index at /images/index.json. */
+async function serveImages(req: IncomingMessage, res: ServerResponse, next: () => void): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x');
+  if (!url.pathname.startsWith('/images/') || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
+  const rel = decodeURIComponent(url.pathname.slice('/images/'.length));
+  if (rel === 'index.json') {
+    const body = JSON.stringify(await listImages(imagesDir));
+    res.setHeader('Content-Type', 'application/json');
+    res.setHeader('Cache-Control', 'no-cache');
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
+  const file = resolve(imagesDir, rel);
+  if (!file.startsWith(imagesDir + sep)) return next();
+  const info = await stat(file).catch(() => null);
+  if (!info?.isFile()) {
+    res.statusCode = 404;
+    res.end(`not found: /images/${rel}`);
+    return;
+  }
+  res.setHeader('Content-Type', types[extname(file)] ?? 'application/octet-stream');
+  res.setHeader('Content-Length', String(info.size));
+  // Manifests change with each build; artifacts are content-addressed by the manifest, so no-cache on
+  // both keeps it simple and correct (the page stores artifacts in IndexedDB anyway).
+  res.setHeader('Cache-Control', 'no-cache');
+  if (req.method === 'HEAD') return void res.end();
+  createReadStream(file).pipe(res);
+}
+
+/** Hard-links (or copies, across file systems) every file under `from` to `to`. */
+async function mirror(from: string, to: string): Promise<number> {
+  let n = 0;
+  for (const entry of await readdir(from, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const src = join(entry.parentPath, entry.name);
+    const dst = join(to, relative(from, src));
+    await mkdir(dirname(dst), { recursive: true });
+    await link(src, dst).catch(() => copyFile(src, dst));
+    n++;
+  }
+  return n;
+}
+
+function whittleImages(): Plugin {
+  let outDir = '';
+  return {
+    name: 'whittle-images',
+    configResolved(config) {
+      outDir = resolve(config.root, config.build.outDir);
+    },
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => void serveImages(req, res, next).catch(next));
+    },
+    // Preview serves images from images/dist directly too, so images built after the app show up.
+    configurePreviewServer(server) {
+      server.middlewares.use((req, res, next) => void serveImages(req, res, next).catch(next));
+    },
+    async writeBundle() {
+      const target = join(outDir, 'images');
+      const count = existsSync(imagesDir) ? await mirror(imagesDir, target) : 0;
+      await mkdir(target, { recursive: true });
+      const index = await listImages(imagesDir);
+      await writeFile(join(target, 'index.json'), JSON.stringify(index));
+      this.info(`images: ${index.images.length} manifests, ${count} files from ${imagesDir}`);
+      if (index.images.length === 0) this.warn(`no images in ${imagesDir}: run \`npm run images\` to build them`);
+    },
+  };
+}
+
+export default defineConfig({
+  root: join(root, 'web'),
+  publicDir: false,
+  plugins: [svelte(), whittleImages()],
+  worker: { format: 'es' },
+  build: {
+    outDir: join(root, 'dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    // The v86 wasm is ~2 MB; keep it a separate file (never inlined as base64).
+    assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
+  },
+  server: { host: '127.0.0.1', port: 5173, fs: { allow: [root] } },
+  preview: { host: '127.0.0.1', port: 4173 },
+});
