@@ -14,7 +14,7 @@ export interface Dependency {
 export type DependencyGroup = Dependency[];
 
 const ALTERNATIVE =
-  /^([A-Za-z0-9][A-Za-z0-9+.-]*)(?::([A-Za-z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^()\s]+)\s*\))?\s*(?:\[[^\]]*\]\s*)?(?:<[^>]*>\s*)*$/;
+  /^([A-Za-z0-9][A-Za-z0-9+.-]*)(?::([A-Za-z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([A-Za-z0-9.+~:-]+)\s*\))?\s*(?:\[[^\]]*\]\s*)?(?:<[^>]*>\s*)*$/;
 
 /** Parses a relationship field; throws naming the field text on a malformed entry. */
 export function parseDependencies(field: string | undefined): DependencyGroup[] {

@@ -164,13 +164,15 @@ export class PackageIndex {
     return (this.#byName.get(name) ?? []).map((s) => this.#materialize(s));
   }
 
-  /** The packages whose Provides names `name`, in index order. */
+  /** The packages whose Provides names `name`, sorted by package name, then newest version first. */
   providers(name: string): Provider[] {
-    return (this.#providers.get(name) ?? []).map((p) => {
-      const pkg = this.get(p.name, p.version);
-      if (!pkg) throw new Error(`Package index lost ${p.name} ${p.version}`);
-      return p.provides === undefined ? { package: pkg } : { package: pkg, version: p.provides };
-    });
+    return (this.#providers.get(name) ?? [])
+      .map((p) => {
+        const pkg = this.get(p.name, p.version);
+        if (!pkg) throw new Error(`Package index lost ${p.name} ${p.version}`);
+        return p.provides === undefined ? { package: pkg } : { package: pkg, version: p.provides };
+      })
+      .sort((a, b) => (a.package.name < b.package.name ? -1 : a.package.name > b.package.name ? 1 : compareVersions(b.package.version, a.package.version)));
   }
 }
 
