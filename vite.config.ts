@@ -105,7 +105,7 @@ function whittleImages(): Plugin {
 export default defineConfig({
   root: join(root, 'web'),
   publicDir: false,
-  plugins: [svelte(), whittleImages()],
+  plugins: [svelte({ configFile: false }), whittleImages()],
   worker: { format: 'es' },
   build: {
     outDir: join(root, 'dist'),

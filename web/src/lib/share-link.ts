@@ -45,7 +45,7 @@ interface Wire {
   m?: number;
 }
 
-async function pipe(bytes: Uint8Array, transform: TransformStream<Uint8Array, Uint8Array>, limit: number): Promise<Uint8Array> {
+async function pipe(bytes: Uint8Array, transform: ReadableWritablePair<Uint8Array, BufferSource>, limit: number): Promise<Uint8Array> {
   const reader = new Blob([bytes as BlobPart]).stream().pipeThrough(transform).getReader();
   const parts: Uint8Array[] = [];
   let total = 0;

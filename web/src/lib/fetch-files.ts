@@ -1,0 +1,114 @@
+// Downloads an image's stored files with byte progress, verifies each against its sha256, and writes
+// it to the browser's image store. Cancellable with an AbortSignal.
+
+import { downloadSize, type Manifest } from '../../../images/manifest.ts';
+import { type StoredFile, verifyStoredFile } from '../../../worker/artifacts.ts';
+import { missingFiles, putArtifact, putManifest, requestPersistence, usage } from '../../../worker/image-store.ts';
+import { ExpectedError } from './user-error.ts';
+
+export interface StoreProgress {
+  filesDone: number;
+  files: number;
+  bytesDone: number;
+  /** Approximate: the image's download size, less what was already stored. */
+  bytes: number;
+  /** What is happening now, for the label. */
+  stage: 'download' | 'verify' | 'write';
+}
+
+/** Files fetched at once (a distro disk has hundreds of chunks). */
+const PARALLEL = 4;
+
+async function download(url: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<Uint8Array> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new ExpectedError(`Could not download ${url}: the network request failed.`, 'Check that the app is still being served (npm start) and try again.', { cause: e });
+  }
+  if (!res.ok) {
+    throw new ExpectedError(
+      `Could not download ${url}: the server answered ${res.status} ${res.statusText}.`,
+      res.status === 404 ? 'The image may have been rebuilt since the page loaded: reload the library.' : 'Try again in a moment.',
+    );
+  }
+  const length = Number(res.headers.get('Content-Length') ?? 0);
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const out = length > 0 ? new Uint8Array(length) : undefined;
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (out && at + value.length <= out.length) out.set(value, at);
+    else parts.push(value);
+    at += value.length;
+    onBytes(value.length);
+  }
+  if (out && parts.length === 0 && at === out.length) return out;
+  // No or wrong Content-Length: join what arrived.
+  const joined = new Uint8Array(at);
+  let pos = 0;
+  if (out) {
+    joined.set(out.subarray(0, Math.min(at, out.length)), 0);
+    pos = Math.min(at, out.length);
+  }
+  for (const p of parts) {
+    joined.set(p, pos);
+    pos += p.length;
+  }
+  return joined;
+}
+
+/**
+ * Stores an image in this browser: fetches the files it lacks (relative to `manifestUrl`), verifies
+ * each, writes them, and then the manifest (so a stored manifest always means a complete image).
+ */
+export async function storeImage(manifest: Manifest, manifestUrl: string, onProgress: (p: StoreProgress) => void, signal?: AbortSignal): Promise<void> {
+  // Ask once per store; browsers grant it to sites the user engages with, or prompt.
+  if (!(await usage()).persisted) await requestPersistence().catch(() => false);
+  const todo = await missingFiles(manifest);
+  const p: StoreProgress = { filesDone: 0, files: todo.length, bytesDone: 0, bytes: 0, stage: 'download' };
+  const total = downloadSize(manifest);
+  const rawTotal = manifest.artifacts.reduce((n, a) => n + a.size, 0);
+  // Estimate the bytes still to fetch from the raw share of what is missing.
+  const missingRaw = todo.reduce((n, f) => n + f.size, 0);
+  p.bytes = rawTotal > 0 ? Math.round((total * missingRaw) / rawTotal) : total;
+  onProgress({ ...p });
+
+  // The first failure stops the other downloads too.
+  const stop = new AbortController();
+  const any = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+  let next = 0;
+  const one = async (f: StoredFile): Promise<void> => {
+    const url = new URL(f.file, manifestUrl).href;
+    const bytes = await download(url, any, (n) => {
+      p.bytesDone += n;
+      p.bytes = Math.max(p.bytes, p.bytesDone);
+      onProgress({ ...p });
+    });
+    any.throwIfAborted();
+    onProgress({ ...p, stage: 'verify' });
+    await verifyStoredFile(f, bytes, f.file, url);
+    any.throwIfAborted();
+    onProgress({ ...p, stage: 'write' });
+    await putArtifact(f.sha256, bytes);
+    p.filesDone++;
+    onProgress({ ...p });
+  };
+  const worker = async (): Promise<void> => {
+    try {
+      while (next < todo.length && !any.aborted) await one(todo[next++]);
+    } catch (e) {
+      stop.abort(e);
+      throw e;
+    }
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(PARALLEL, todo.length) }, worker));
+  signal?.throwIfAborted();
+  // Report the first failure (stop's reason), not the aborts it caused in the other downloads.
+  if (results.some((r) => r.status === 'rejected')) throw stop.signal.reason;
+  await putManifest(manifest);
+}
