@@ -8,6 +8,16 @@ import * as zstd from '@bokuweb/zstd-wasm';
 const gunzipAsync = promisify(gunzip);
 let zstdReady: Promise<void> | undefined;
 
+/**
+ * Initializes @bokuweb/zstd-wasm once per process. Its `init()` re-instantiates the module on every
+ * call and a second call leaves it broken for a while (decompress then fails with code -10), so every
+ * user of the library in this process must go through this function instead of calling `init()`.
+ */
+export function initZstd(): Promise<void> {
+  zstdReady ??= zstd.init();
+  return zstdReady;
+}
+
 /** Decompresses by the file name's suffix (`.xz`, `.zst`, `.gz`, or no suffix for plain). */
 export async function decompressByName(name: string, data: Uint8Array): Promise<Uint8Array> {
   if (name.endsWith('.xz')) return xz.decompress(data);
@@ -25,8 +35,7 @@ const ZSTD_MAGIC = 0xfd2fb528;
  * compressors, dpkg-deb among them, may leave the size out).
  */
 export async function zstdDecompress(data: Uint8Array): Promise<Uint8Array> {
-  zstdReady ??= zstd.init();
-  await zstdReady;
+  await initZstd();
   if (data.length < 4 || new DataView(data.buffer, data.byteOffset).getUint32(0, true) !== ZSTD_MAGIC) {
     throw new Error('not zstd data (bad magic)');
   }

@@ -2,6 +2,7 @@
 export { openArchive, type Archive, type OpenArchiveOptions } from './archive.ts';
 export { defaultCacheDir } from './cache.ts';
 export { parseParagraphs, iterateParagraphs, shortDescription, type Paragraph } from './control.ts';
+export { decompressByName, initZstd, zstdDecompress } from './decompress.ts';
 export { readDeb, readDebMember, readDebControl, type Deb, type DebEntry } from './deb.ts';
 export { parseDependencies, formatDependency, formatGroup, type Dependency, type DependencyGroup } from './depends.ts';
 export { ArchiveError, HttpError, fail } from './errors.ts';

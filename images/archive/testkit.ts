@@ -10,6 +10,7 @@ import { xz } from '@napi-rs/lzma';
 import * as zstd from '@bokuweb/zstd-wasm';
 import * as openpgp from 'openpgp';
 import tarStream from 'tar-stream';
+import { initZstd } from './decompress.ts';
 import { sha256Hex } from './release.ts';
 
 export interface TarSpec {
@@ -69,7 +70,7 @@ export async function compress(data: Uint8Array, how: Compression): Promise<Uint
   if (how === 'xz') return xz.compress(data);
   if (how === 'gz') return promisify(gzip)(data);
   if (how === 'zst') {
-    await zstd.init();
+    await initZstd();
     return zstd.compress(Buffer.from(data), 3);
   }
   return data;
