@@ -31,7 +31,7 @@ export interface OpenArchiveOptions {
   offline?: boolean;
   /** Trusted keys; default Debian's keys from `images/archive/keys/`. */
   keys?: PublicKey[];
-  /** Clock for the Valid-Until check (tests). */
+  /** Clock for key validity and the Valid-Until check (default now; tests pin it). */
   now?: Date;
 }
 
@@ -71,12 +71,12 @@ export async function openArchive(options: OpenArchiveOptions = {}): Promise<Arc
   if (options.offline) {
     if (!cachedInRelease) fail(`No cached InRelease for ${suite} at ${inReleasePath}`, { hint: 'Run once without offline mode to fetch it.' });
     releaseSource = inReleasePath;
-    verified = await verifyInRelease(cachedInRelease, keys, `Cached file ${inReleasePath}`, deleteHint(inReleasePath));
+    verified = await verifyInRelease(cachedInRelease, keys, `Cached file ${inReleasePath}`, { hint: deleteHint(inReleasePath), date: options.now });
   } else {
     const url = mirrorUrl(mirror, `dists/${suite}/InRelease`);
     const fresh = await httpGet(url, options.signal);
     releaseSource = url;
-    verified = await verifyInRelease(fresh, keys, url);
+    verified = await verifyInRelease(fresh, keys, url, { date: options.now });
     if (!cachedInRelease || !sameBytes(cachedInRelease, fresh)) await writeFileAtomic(inReleasePath, fresh);
   }
   const release = parseRelease(verified.text);

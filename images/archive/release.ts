@@ -60,14 +60,15 @@ export async function loadDebianKeys(dir = KEYS_DIR): Promise<openpgp.PublicKey[
  * Verifies a clearsigned InRelease against `keys` and returns only its signed text. At least one
  * signature must be by a trusted key and good, and no signature by a trusted key may be bad; signatures
  * by keys not in `keys` are ignored (Debian signs with the next release's key too). `source` names the
- * file or URL in errors.
+ * file or URL in errors; `date` is the time at which keys must be valid (default now).
  */
 export async function verifyInRelease(
   data: Uint8Array | string,
   keys: openpgp.PublicKey[],
   source: string,
-  hint = 'Fetch it again; if it keeps failing the mirror serves a tampered or broken file.',
+  options: { hint?: string; date?: Date } = {},
 ): Promise<VerifiedText> {
+  const hint = options.hint ?? 'Fetch it again; if it keeps failing, the mirror serves a tampered or broken file: try another mirror (DEBIAN_MIRROR).';
   const armored = typeof data === 'string' ? data : new TextDecoder('utf-8', { fatal: false }).decode(data);
   let message: openpgp.CleartextMessage;
   try {
@@ -75,7 +76,7 @@ export async function verifyInRelease(
   } catch (cause) {
     fail(`${source} is not an OpenPGP clearsigned file: ${(cause as Error).message}`, { hint, cause });
   }
-  const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: false });
+  const result = await openpgp.verify({ message, verificationKeys: keys, expectSigned: false, date: options.date });
   const signers: string[] = [];
   const bad: string[] = [];
   for (const sig of result.signatures) {

@@ -141,7 +141,14 @@ export async function clearsign(text: string, privateKey: openpgp.PrivateKey): P
  */
 export async function makeFakeArchive(
   packages: FakePackage[],
-  options: { suite?: string; arch?: string; date?: string; key?: Awaited<ReturnType<typeof makeKey>> } = {},
+  options: {
+    suite?: string;
+    arch?: string;
+    date?: string;
+    key?: Awaited<ReturnType<typeof makeKey>>;
+    /** Say `Acquire-By-Hash: yes` and serve Packages.xz under `by-hash/SHA256/<sha256>` too. */
+    byHash?: boolean;
+  } = {},
 ): Promise<FakeArchive> {
   const suite = options.suite ?? 'bookworm';
   const arch = options.arch ?? 'i386';
@@ -172,11 +179,12 @@ export async function makeFakeArchive(
   const packed = await xz.compress(plain);
   const dir = `main/binary-${arch}`;
   files.set(`dists/${suite}/${dir}/Packages.xz`, packed);
+  if (options.byHash) files.set(`dists/${suite}/${dir}/by-hash/SHA256/${sha256Hex(packed)}`, packed);
   const line = (data: Uint8Array, path: string) => ` ${sha256Hex(data)} ${String(data.length).padStart(8)} ${path}\n`;
   const release =
     `Origin: Whittle test\nLabel: Whittle test\nSuite: stable\nCodename: ${suite}\n` +
     `Date: ${options.date ?? 'Sat, 11 Jul 2026 10:16:37 UTC'}\nArchitectures: ${arch}\nComponents: main\n` +
-    `Description: fake archive for tests\nSHA256:\n` +
+    `Description: fake archive for tests\n${options.byHash ? 'Acquire-By-Hash: yes\n' : ''}SHA256:\n` +
     line(plain, `${dir}/Packages`) +
     line(packed, `${dir}/Packages.xz`);
   files.set(`dists/${suite}/InRelease`, Buffer.from(await clearsign(release, key.privateKey)));
