@@ -1,0 +1,114 @@
+// The worker side of the protocol: validates each message, runs it on the worker's machine, and
+// posts events (byte arrays transferred). Shared by the browser worker (main.ts) and the Node thread.
+
+import type { ArtifactReader } from './artifacts.ts';
+import { createArtifactLoader } from './artifacts.ts';
+import { MachineFailure, toMachineError } from './errors.ts';
+import { Machine } from './machine.ts';
+import type { MachineEnv } from './machine.ts';
+import { PROTOCOL_VERSION, eventMessage, eventTransferables, isMachineError, validateCommand } from './protocol.ts';
+import type { ArtifactSource, Command, EventMessage, EventName, MachineEvents } from './protocol.ts';
+import { CanvasScreen } from './screen.ts';
+
+export interface EndpointEnv extends Omit<MachineEnv, 'emit'> {
+  /** Sends one event to the page (or Node host), transferring the listed buffers. */
+  post(msg: EventMessage, transfer: Transferable[]): void;
+  /** Where a source's files are read from; throws a MachineFailure for sources this environment lacks. */
+  reader(source: ArtifactSource): ArtifactReader;
+}
+
+export class MachineEndpoint {
+  #machine: Machine | undefined;
+  readonly #screen: CanvasScreen;
+
+  constructor(private readonly env: EndpointEnv) {
+    this.#screen = new CanvasScreen((mode) => this.#emit('screen-mode', mode));
+    this.#emit('hello', { version: PROTOCOL_VERSION });
+  }
+
+  #emit = <K extends EventName>(event: K, data: MachineEvents[K]): void => {
+    const msg = eventMessage(event, data);
+    this.env.post(msg, eventTransferables(msg));
+  };
+
+  /** Handles one message from the other side; never throws. */
+  receive(raw: unknown): void {
+    const cmd = validateCommand(raw);
+    if (isMachineError(cmd)) {
+      this.#emit('error', cmd);
+      return;
+    }
+    this.#handle(cmd).catch((e: unknown) => this.#emit('error', toMachineError(e, 'internal', 'id' in cmd ? cmd.id : undefined)));
+  }
+
+  /** An uncaught error in the worker: it can only have come from the emulator. */
+  fatal(e: unknown): void {
+    if (this.#machine && this.#machine.status !== 'stopped') this.#machine.crash(e);
+    else this.#emit('error', toMachineError(e, 'internal'));
+  }
+
+  #current(): Machine {
+    const m = this.#machine;
+    if (!m || m.status === 'stopped' || m.status === 'idle') throw new MachineFailure('not-running', 'No machine is running.', 'Boot an image first.');
+    return m;
+  }
+
+  async #handle(cmd: Command): Promise<void> {
+    switch (cmd.type) {
+      case 'boot': {
+        await this.#machine?.stop();
+        const emit = this.#emit;
+        const machine = new Machine({ ...this.env, emit }, createArtifactLoader(this.env.reader(cmd.options.source)), cmd.options, this.#screen);
+        this.#machine = machine;
+        try {
+          await machine.start();
+        } catch (e) {
+          // Stopped while loading: the stop already said so.
+          if (machine.status === 'stopped') return;
+          this.#emit('error', toMachineError(e, 'internal', cmd.id));
+          await machine.stop();
+          return;
+        }
+        if (machine.status !== 'stopped') this.#emit('done', { id: cmd.id });
+        return;
+      }
+      case 'serial-in':
+        this.#current().sendSerial(cmd.bytes, cmd.port);
+        return;
+      case 'keyboard':
+        this.#current().keyboard(cmd);
+        return;
+      case 'screen':
+        this.#screen.setCanvas(cmd.canvas);
+        return;
+      case 'screen-text':
+        this.#emit('screen-text', { id: cmd.id, lines: this.#screen.textLines() });
+        break;
+      case 'pause':
+        await this.#current().pause();
+        break;
+      case 'resume':
+        await this.#current().resume();
+        break;
+      case 'reset':
+        this.#current().reset();
+        break;
+      case 'stop':
+        if (this.#machine && this.#machine.status !== 'stopped') await this.#machine.stop();
+        else this.#emit('state', { status: 'stopped' });
+        this.#machine = undefined;
+        break;
+      case 'save-state': {
+        const { meta: _meta, ...saved } = await this.#current().saveState(cmd);
+        this.#emit('state-saved', { ...saved, id: cmd.id });
+        break;
+      }
+      case 'run-script': {
+        const r = await this.#current().runScript(cmd.steps);
+        this.#emit('script-done', { id: cmd.id, ...r });
+        break;
+      }
+    }
+    this.#emit('done', { id: cmd.id });
+  }
+}
