@@ -81,6 +81,11 @@ export interface Manifest {
   readyMarker: string;
   /** Lines that prove the app works (typed after the ready marker). */
   smoke: ScriptStep[];
+  /**
+   * A line the machine may type at the ready prompt before saving a state, to make the state smaller
+   * (e.g. `sync; echo 3 > /proc/sys/vm/drop_caches`); only for images where that is harmless.
+   */
+  beforeSaveState?: ScriptStep;
   /** The app this image runs at its ready marker (appliances), for matching a twin's app. */
   app?: string;
   /** Apps a distro image can start at its prompt. */
