@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openArchive } from './archive.ts';
 import { ArchiveError } from './errors.ts';
-import { flipByte, makeFakeArchive, serveFiles, tempDir, type FileServer } from './testkit.ts';
+import { flipByte, makeFakeArchive, serveFiles, tempDir, type FakePackage, type FileServer } from './testkit.ts';
 
-const packages = [
+const packages: FakePackage[] = [
   { name: 'app', version: '1.0-1', fields: { Depends: 'libfoo (>= 1)' } },
   { name: 'libfoo', version: '1.2-1', fields: { Provides: 'foo-api (= 1)' } },
 ];

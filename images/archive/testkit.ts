@@ -202,7 +202,7 @@ export interface FileServer {
 /**
  * Serves `files` (looked up on every request, so tests can change them) under `/debian/` on
  * 127.0.0.1. Honors `Range: bytes=n-` unless `ranges` is false; `cutAfter` closes the connection
- * after that many body bytes of the first response per path (to test resuming).
+ * 200 ms after sending that many body bytes of the first response per path (to test resuming).
  */
 export async function serveFiles(files: Map<string, Uint8Array>, options: { ranges?: boolean; cutAfter?: number } = {}): Promise<FileServer> {
   const requests: string[] = [];
@@ -231,7 +231,8 @@ export async function serveFiles(files: Map<string, Uint8Array>, options: { rang
     const body = Buffer.from(data.subarray(start));
     if (options.cutAfter !== undefined && !cut.has(path)) {
       cut.add(path);
-      res.write(body.subarray(0, options.cutAfter), () => res.destroy());
+      // Give the client time to store what it got before the connection drops.
+      res.write(body.subarray(0, options.cutAfter), () => setTimeout(() => res.destroy(), 200));
       return;
     }
     res.end(body);
