@@ -35,15 +35,15 @@ export async function makeTar(entries: TarSpec[]): Promise<Uint8Array> {
     const type = e.type ?? 'file';
     const data = typeof e.data === 'string' ? Buffer.from(e.data) : Buffer.from(e.data ?? new Uint8Array());
     const header = {
-        name: e.path,
-        type: type === 'dir' ? 'directory' : type === 'hardlink' ? 'link' : type,
-        mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644),
-        uid: e.uid ?? 0,
-        gid: e.gid ?? 0,
-        mtime: new Date((e.mtime ?? 1_700_000_000) * 1000),
-        linkname: e.linkTarget,
-        size: type === 'file' ? data.length : 0,
-      } as const;
+      name: e.path,
+      type: type === 'dir' ? 'directory' : type === 'hardlink' ? 'link' : type,
+      mode: e.mode ?? (type === 'dir' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: new Date((e.mtime ?? 1_700_000_000) * 1000),
+      linkname: e.linkTarget,
+      size: type === 'file' ? data.length : 0,
+    } as const;
     if (type === 'file') pack.entry(header, data);
     else pack.entry(header);
   }
