@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compareVersions, parseVersion, satisfiesRelation } from './version.ts';
 
@@ -89,5 +90,31 @@ describe('satisfiesRelation', () => {
     ['1.53', '>=', '1.54~', false],
   ] as const)('%s %s %s → %s', (v, rel, ref, expected) => {
     expect(satisfiesRelation(v, rel, ref)).toBe(expected);
+  });
+});
+
+// Where dpkg is installed, random versions must order exactly as `dpkg --compare-versions` orders them.
+const hasDpkg = spawnSync('dpkg', ['--version']).status === 0;
+
+describe.skipIf(!hasDpkg)('compareVersions agrees with dpkg', () => {
+  it('on random versions', () => {
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const part = (chars: string, max: number) => Array.from({ length: 1 + rand(max) }, () => chars[rand(chars.length)]).join('');
+    const version = () => {
+      const epoch = rand(4) === 0 ? `${rand(3)}:` : '';
+      const upstream = `${rand(10)}${part('0123456789.~+ab', 5)}`;
+      const revision = rand(2) ? `-${part('0123456789.~+b', 4)}` : '';
+      return `${epoch}${upstream}${revision}`;
+    };
+    const pairs = Array.from({ length: 120 }, () => [version(), version()] as const);
+    for (const [a, b] of pairs) {
+      const dpkg = (op: string) => spawnSync('dpkg', ['--compare-versions', a, op, b]).status === 0;
+      const expected = dpkg('lt') ? -1 : dpkg('eq') ? 0 : 1;
+      expect(Math.sign(compareVersions(a, b)), `${a} vs ${b}`).toBe(expected);
+    }
   });
 });
