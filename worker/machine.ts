@@ -498,8 +498,10 @@ export class Machine {
     const chunk = this.#out.slice(0, this.#outLen);
     this.#outLen = 0;
     this.#lastFlush = this.#lastOutputAt = performance.now();
+    const text = this.#decoder.decode(chunk, { stream: true });
+    // Emitting transfers (detaches) the chunk: decode it first.
     if (this.options.serial !== false) this.#emit('serial-out', chunk);
-    this.#appendText(this.#decoder.decode(chunk, { stream: true }));
+    this.#appendText(text);
   }
 
   #appendText(s: string): void {

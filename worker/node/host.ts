@@ -174,6 +174,11 @@ export class NodeMachine {
     }
   }
 
+  /** Starts the machine's thread (if needed) and waits until it is ready for commands. */
+  connect(): Promise<void> {
+    return this.#startThread();
+  }
+
   #startThread(): Promise<void> {
     if (this.#thread) return this.#hello!;
     const thread = new Worker(THREAD_ENTRY);

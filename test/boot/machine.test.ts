@@ -1,0 +1,186 @@
+// The machine protocol end to end in Node, on the `shell` appliance: each machine runs in its own
+// worker thread exactly as in the browser's Web Worker (worker/endpoint.ts + worker/machine.ts).
+
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../images/manifest.ts';
+import { NodeMachine, bootImage, loadManifest } from '../../worker/node/host.ts';
+import type { EventName, MachineError, MachineStatus } from '../../worker/protocol.ts';
+import { PROTOCOL_VERSION } from '../../worker/protocol.ts';
+import { initZstd, isZstd, zstdCompress, zstdDecompress } from '../../worker/zstd.ts';
+
+const SHELL = resolve(process.env.WHITTLE_SHELL_IMAGE ?? 'images/dist/shell');
+const READY_MS = 120_000;
+
+let manifest: Manifest;
+const machines: NodeMachine[] = [];
+
+/** Records every event a machine emits, in order. */
+function recorder(m: NodeMachine) {
+  const events: { event: EventName; data: unknown; t: number }[] = [];
+  const names: EventName[] = ['serial-out', 'phase', 'stats', 'state', 'state-saved', 'script-done', 'progress', 'done', 'error', 'screen-mode', 'screen-text'];
+  for (const name of names) m.on(name, (data) => events.push({ event: name, data, t: performance.now() }));
+  return events;
+}
+
+const line = (text: string) => new RegExp(`\\r?\\n${text}\\r?\\n`);
+
+beforeAll(async () => {
+  try {
+    manifest = await loadManifest(SHELL);
+  } catch (e) {
+    throw new Error(`No shell image at ${SHELL}: build it first (npm run images -- build shell), or set WHITTLE_SHELL_IMAGE.`, { cause: e });
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(machines.map((m) => m.stop()));
+});
+
+describe('machine: shell appliance', () => {
+  it('boots, answers, saves its state, stops, restores at the prompt and answers again', async () => {
+    const m = await bootImage(SHELL);
+    machines.push(m);
+    const ready = await m.ready(READY_MS);
+
+    // Boot phases arrive in order, each later than the one before, with the guest's instruction count.
+    const phases = m.phases.map((p) => p.phase);
+    expect(phases).toEqual(['load', 'firmware', 'kernel', 'userspace', 'ready']);
+    const boot = m.phases.slice(1);
+    for (let i = 1; i < boot.length; i++) {
+      expect(boot[i].at).toBeGreaterThanOrEqual(boot[i - 1].at);
+      expect(boot[i].instructions).toBeGreaterThanOrEqual(boot[i - 1].instructions);
+    }
+    expect(ready.instructions).toBeGreaterThan(1_000_000);
+    expect(m.output).toContain(manifest.readyMarker);
+
+    m.type('echo hi');
+    await m.waitFor(line('hi'));
+
+    const state = await m.saveState();
+    expect(isZstd(state.bytes)).toBe(true);
+    expect(state.size).toBe(state.bytes.length);
+    expect(state.size).toBeLessThan(state.rawSize);
+
+    await m.stop();
+    expect(m.status).toBe<MachineStatus>('stopped');
+
+    const t = performance.now();
+    await m.restore(state);
+    const running = performance.now() - t;
+    m.type('echo back at the prompt');
+    await m.waitFor(line('back at the prompt'));
+    const answered = performance.now() - t;
+    // Restored, not booted: no boot phases this time.
+    expect(m.phases.map((p) => p.phase)).toEqual(['load', 'restored']);
+
+    const script = await m.runScript([
+      { send: 'echo $((6*7))', expect: '42' },
+      { send: 'uname -s', expect: 'Linux' },
+    ]);
+    expect(script.ok).toBe(true);
+    expect(script.transcript).toContain('42');
+
+    console.log(
+      `[bench] shell cold boot to prompt: ${ready.at} ms, ${(ready.instructions / 1e6).toFixed(1)} M instructions; ` +
+        `restore: machine running after ${running.toFixed(0)} ms, prompt answered after ${answered.toFixed(0)} ms ` +
+        `(load ${m.phases[0].at} ms, v86 restore_state ${m.phases[1].at} ms); ` +
+        `state ${(state.rawSize / 2 ** 20).toFixed(1)} MiB raw, ${(state.size / 2 ** 20).toFixed(2)} MiB zstd, saved in ${state.ms} ms`,
+    );
+    await m.stop();
+  });
+
+  it('refuses a corrupt artifact (hash mismatch) before booting', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'whittle-corrupt-'));
+    try {
+      await cp(SHELL, dir, { recursive: true });
+      const kernel = manifest.artifacts.find((a) => a.role === 'kernel')!;
+      const path = join(dir, kernel.file!);
+      // Change one byte of the raw kernel and store it as the image stores it: only its sha256 differs.
+      const stored = new Uint8Array(await readFile(path));
+      await initZstd();
+      const raw = kernel.compression === 'zstd' ? zstdDecompress(stored, kernel.size) : stored;
+      raw[raw.length >> 1] ^= 0xff;
+      await writeFile(path, kernel.compression === 'zstd' ? zstdCompress(raw) : raw);
+
+      const m = new NodeMachine(dir, manifest);
+      machines.push(m);
+      const events = recorder(m);
+      await expect(m.boot()).rejects.toMatchObject({ code: 'hash-mismatch' });
+      await expect.poll(() => m.status).toBe<MachineStatus>('stopped');
+      const err = events.find((e) => e.event === 'error')!.data as MachineError;
+      expect(err.message).toMatch(/kernel/);
+      expect(err.hint).toBeTruthy();
+      const statuses = events.filter((e) => e.event === 'state').map((e) => (e.data as { status: MachineStatus }).status);
+      expect(statuses).not.toContain('running');
+      expect(statuses.at(-1)).toBe('stopped');
+      expect(events.some((e) => e.event === 'phase' || e.event === 'serial-out')).toBe(false);
+      await m.stop();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers malformed messages with typed errors and keeps working', async () => {
+    const m = new NodeMachine(SHELL, manifest);
+    machines.push(m);
+    await m.connect();
+    const errors: MachineError[] = [];
+    m.on('error', (e) => errors.push(e));
+    const cases: [unknown, RegExp, number | undefined][] = [
+      ['reboot', /not an object/, undefined],
+      [{ v: PROTOCOL_VERSION, type: 'format-disk', id: 1 }, /unknown command type/, 1],
+      [{ v: 99, type: 'stop', id: 2 }, /protocol version 99/, 2],
+      [{ v: PROTOCOL_VERSION, type: 'boot', id: 3, options: { manifest: { name: 'x' }, source: { from: 'path', dir: SHELL } } }, /manifest/, 3],
+      [{ v: PROTOCOL_VERSION, type: 'serial-in', bytes: 'echo hi' }, /Uint8Array/, undefined],
+    ];
+    for (const [msg] of cases) m.sendRaw(msg);
+    await expect.poll(() => errors.length, { timeout: 10_000 }).toBe(cases.length);
+    cases.forEach(([, pattern, id], i) => {
+      expect(errors[i].code).toBe('bad-message');
+      expect(errors[i].message).toMatch(pattern);
+      expect(errors[i].id).toBe(id);
+    });
+    // Still alive: a well-formed command is answered; one that needs a machine says there is none.
+    await expect(m.screenText()).resolves.toBeInstanceOf(Array);
+    await expect(m.call({ type: 'pause' })).rejects.toMatchObject({ code: 'not-running' });
+    await m.stop();
+  });
+
+  it('stops mid-boot: reports stopped, emits nothing more and releases the machine', async () => {
+    const m = new NodeMachine(SHELL, manifest);
+    machines.push(m);
+    const events = recorder(m);
+    await m.boot();
+    // Mid-boot: the machine runs and has not reached its prompt.
+    await expect.poll(() => events.some((e) => e.event === 'stats'), { timeout: 10_000, interval: 50 }).toBe(true);
+    expect(m.phases.some((p) => p.phase === 'ready')).toBe(false);
+    await m.call({ type: 'stop' });
+    expect(m.status).toBe<MachineStatus>('stopped');
+    const last = events.length;
+    // A live emulator would emit stats every second and keep printing its boot.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(events.slice(last)).toEqual([]);
+    expect(events.at(-1)).toMatchObject({ event: 'done' });
+    expect(events.at(-2)).toMatchObject({ event: 'state', data: { status: 'stopped' } });
+    await m.stop();
+    await expect(m.exited).resolves.toBeTypeOf('number');
+  });
+
+  it('stops while still loading: the boot is abandoned and nothing runs', async () => {
+    const m = new NodeMachine(SHELL, manifest);
+    machines.push(m);
+    await m.connect();
+    const events = recorder(m);
+    const boot = expect(m.boot()).rejects.toMatchObject({ code: 'not-running' });
+    await m.call({ type: 'stop' });
+    await boot;
+    await new Promise((r) => setTimeout(r, 1500));
+    const statuses = events.filter((e) => e.event === 'state').map((e) => (e.data as { status: MachineStatus }).status);
+    expect(statuses).not.toContain('running');
+    expect(events.some((e) => e.event === 'stats' || e.event === 'serial-out')).toBe(false);
+    await m.stop();
+  });
+});
