@@ -70,14 +70,24 @@ export async function storeImage(manifest: Manifest, manifestUrl: string, onProg
   // Ask once per store; browsers grant it to sites the user engages with, or prompt.
   if (!(await usage()).persisted) await requestPersistence().catch(() => false);
   const todo = await missingFiles(manifest);
-  const p: StoreProgress = { filesDone: 0, files: todo.length, bytesDone: 0, bytes: 0, stage: 'download' };
   const total = downloadSize(manifest);
   const rawTotal = manifest.artifacts.reduce((n, a) => n + a.size, 0);
   // Estimate the bytes still to fetch from the raw share of what is missing.
   const missingRaw = todo.reduce((n, f) => n + f.size, 0);
-  p.bytes = rawTotal > 0 ? Math.round((total * missingRaw) / rawTotal) : total;
-  onProgress({ ...p });
+  await storeFiles(todo, manifestUrl, rawTotal > 0 ? Math.round((total * missingRaw) / rawTotal) : total, onProgress, signal);
+  await putManifest(manifest);
+}
 
+/** Fetches, verifies and stores the given files (relative to `manifestUrl`), a few at a time. */
+export async function storeFiles(
+  todo: readonly StoredFile[],
+  manifestUrl: string,
+  bytesEstimate: number,
+  onProgress: (p: StoreProgress) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const p: StoreProgress = { filesDone: 0, files: todo.length, bytesDone: 0, bytes: bytesEstimate, stage: 'download' };
+  onProgress({ ...p });
   // The first failure stops the other downloads too.
   const stop = new AbortController();
   const any = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
@@ -110,5 +120,4 @@ export async function storeImage(manifest: Manifest, manifestUrl: string, onProg
   signal?.throwIfAborted();
   // Report the first failure (stop's reason), not the aborts it caused in the other downloads.
   if (results.some((r) => r.status === 'rejected')) throw stop.signal.reason;
-  await putManifest(manifest);
 }

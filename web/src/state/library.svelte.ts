@@ -174,6 +174,15 @@ export class Library {
     void this.refreshUsage();
   }
 
+  /** Adds an image served elsewhere (a share link's manifest URL), so it can be stored and booted. */
+  async addRemote(m: Manifest, manifestUrl: string): Promise<ImageEntry> {
+    const e = new ImageEntry(m, manifestUrl);
+    e.storedManifest = (await listImages().catch(() => [])).find((x) => x.name === m.name);
+    await this.#refresh(e);
+    this.entries = [...this.entries.filter((x) => x.name !== m.name), e].sort(byKindThenName);
+    return e;
+  }
+
   /** Adds (or replaces) an image just imported into the store. */
   async added(m: Manifest): Promise<ImageEntry> {
     const e = new ImageEntry(m, undefined);

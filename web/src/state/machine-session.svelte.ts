@@ -28,6 +28,8 @@ export interface BootRequest {
   app?: string;
   memoryMB?: number;
   restoreStateId?: string;
+  /** Appended to the kernel command line (e.g. `printk.time=1` for a timed boot log). */
+  cmdlineAppend?: string;
 }
 
 /** Serial bytes kept for terminals that attach late (and for the boot log). */
@@ -147,6 +149,7 @@ export class MachineSession implements SerialPort {
     if (req.app) options.app = req.app;
     if (req.memoryMB) options.memoryMB = req.memoryMB;
     if (req.restoreStateId) options.restoreStateId = req.restoreStateId;
+    if (req.cmdlineAppend) options.cmdlineAppend = req.cmdlineAppend;
     await this.#request({ type: 'boot', id: this.#id(), options });
   }
 
@@ -213,13 +216,20 @@ export class MachineSession implements SerialPort {
   }
 
   /**
-   * Waits until `text` appears in the serial output after the absolute offset `from` (see `mark()`).
-   * Page-side, for showing progress; the worker's own scripts do the typing.
+   * Waits until `text` appears in the serial output after the absolute offset `from` (see `mark()`);
+   * with `afterEcho`, only after the end of the line that was being typed at `from`.
    */
-  waitFor(text: string, from: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  waitFor(text: string, from: number, timeoutMs: number, options: { afterEcho?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const { afterEcho = false, signal } = options;
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
-        const start = Math.max(0, from - this.#textBase);
+        let start = Math.max(0, from - this.#textBase);
+        // A typed line comes back as its echo first: only what follows that line counts.
+        if (afterEcho) {
+          const nl = this.#text.indexOf('\n', start);
+          if (nl < 0) return false;
+          start = nl + 1;
+        }
         if (this.#text.indexOf(text, start) >= 0) {
           finish();
           resolve();

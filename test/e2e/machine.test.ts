@@ -1,0 +1,68 @@
+// Store `shell` from the library, boot it and talk to it; then boot it again with the image files
+// cut off, from this browser's IndexedDB alone. Screenshots of the library, machine and inspect views.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines, typeInTerminal } from './harness.ts';
+
+const BOOT_MS = 120_000;
+
+describe('library and machine', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    await requireImage('shell');
+    lab = await openLab();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    await stopServer();
+  });
+
+  async function bootAndEcho(word: string): Promise<void> {
+    const { page } = lab;
+    await pollFor('shell to reach its prompt', () => page.locator('[data-status="ready"]').count(), BOOT_MS);
+    await typeInTerminal(page, 'shell', `echo ${word}`);
+    // The answer is a line of its own, apart from the echoed command line.
+    await pollFor(`"${word}" on its own line in the terminal`, async () => (await terminalLines(page, 'shell')).some((l) => l.trim() === word), 20_000);
+  }
+
+  it('stores shell, boots it and answers echo hi', async () => {
+    const { page, url } = lab;
+    await page.goto(`${url}#/library`);
+    const card = page.locator('[data-image="shell"]');
+    await card.waitFor();
+    await expect(card.locator('[data-stored]').getAttribute('data-stored')).resolves.toBe('no');
+    await card.getByRole('button', { name: /^Store/ }).click();
+    await pollFor('shell to be stored', async () => (await card.locator('[data-stored]').getAttribute('data-stored')) === 'yes', 60_000);
+    await screenshot(page, 'library');
+
+    await card.getByRole('link', { name: 'Boot' }).click();
+    await bootAndEcho('hi');
+    await page.getByText("from this browser's storage").waitFor();
+    await screenshot(page, 'machine');
+
+    await page.goto(`${url}#/inspect/shell`);
+    await page.getByRole('heading', { name: 'Boot log' }).waitFor();
+    await screenshot(page, 'inspect');
+  });
+
+  it('boots shell again from IndexedDB with the image files cut off', async () => {
+    const { page, url } = lab;
+    const attempted: string[] = [];
+    await page.route('**/images/**', (route) => {
+      attempted.push(new URL(route.request().url()).pathname);
+      return route.abort('internetdisconnected');
+    });
+    await page.goto(`${url}#/library`);
+    await page.reload();
+    // The catalog cannot load, yet the stored image is listed.
+    await page.getByText('only images stored in this browser are shown').waitFor();
+    const card = page.locator('[data-image="shell"]');
+    await expect(card.locator('[data-stored]').getAttribute('data-stored')).resolves.toBe('yes');
+    await screenshot(page, 'library-offline');
+    await card.getByRole('link', { name: 'Boot' }).click();
+    await bootAndEcho('offline');
+    expect(attempted.filter((p) => p !== '/images/index.json')).toEqual([]);
+    await page.unroute('**/images/**');
+  });
+});

@@ -1,0 +1,202 @@
+// Imports a user's own files (ISO, raw disk, or kernel + initrd) as an image: recognises them by
+// magic bytes, hashes them (disks in chunks, so a big ISO is never read whole), stores them in the
+// browser's image store by sha256, and writes an `imported` manifest that boots like any other image.
+
+import { type Artifact, chunkedDigestText, type Manifest, MANIFEST_SCHEMA, validateManifest } from '../../../images/manifest.ts';
+import { storedFiles } from '../../../worker/artifacts.ts';
+import { missingFiles, putArtifact, putManifest } from '../../../worker/image-store.ts';
+import { storeFiles } from './fetch-files.ts';
+import { sha256Hex } from './image-digest.ts';
+import { checkCombination, type Detected, detectImportType, HEADER_BYTES, ImportError } from './import-detect.ts';
+
+export interface ImportFile {
+  file: File;
+  detected: Detected;
+}
+
+export interface ImportSettings {
+  name: string;
+  memoryMB: number;
+  /** Kernel command line (kernel imports only). */
+  cmdline: string;
+  /** Serial text meaning the guest is ready ('' = its first console output). */
+  readyMarker: string;
+}
+
+export interface ImportProgress {
+  done: number;
+  total: number;
+  what: string;
+}
+
+/** Where firmware comes from: an image in the library with bios and vgabios (SeaBIOS). */
+export interface FirmwareSource {
+  manifest: Manifest;
+  /** To fetch the firmware if it is not stored yet. */
+  manifestUrl?: string;
+}
+
+/** Disks and ISOs over this size are stored in chunks and read on demand (worker/artifacts.ts). */
+const WHOLE_LIMIT = 16 << 20;
+/** Chunk size of imported disks: a multiple of v86's 256-byte block and of 2 KiB CD sectors. */
+const CHUNK = 4 << 20;
+
+/** Recognises each file; throws an ImportError for the first one that is not bootable or does not fit. */
+export async function detectFiles(files: readonly File[]): Promise<ImportFile[]> {
+  const out: ImportFile[] = [];
+  for (const file of files) {
+    const header = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
+    out.push({ file, detected: detectImportType(header, file.size, file.name) });
+  }
+  checkCombination(out.map((f) => f.detected.kind));
+  return out;
+}
+
+/** A manifest name from a file name: `debian-12.7.0-i386-netinst.iso` → `debian-12.7.0-i386-netinst`. */
+export function nameFromFile(fileName: string, taken: ReadonlySet<string>): string {
+  const base =
+    fileName
+      .replace(/\.(iso|img|raw|bin|gz|xz|zst|cpio)$/gi, '')
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+|-+$/g, '')
+      .slice(0, 48) || 'imported';
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}-${i}`;
+  return name;
+}
+
+/** Sensible defaults for what was dropped: more memory for whole systems than for a bare kernel. */
+export function defaultSettings(files: readonly ImportFile[], taken: ReadonlySet<string>): ImportSettings {
+  const main = files.find((f) => f.detected.kind !== 'initrd') ?? files[0];
+  const kernel = files.some((f) => f.detected.kind === 'kernel');
+  return { name: nameFromFile(main.file.name, taken), memoryMB: kernel ? 128 : 256, cmdline: kernel ? 'console=ttyS0' : '', readyMarker: '' };
+}
+
+async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal?: AbortSignal): Promise<Artifact> {
+  const { file, detected } = f;
+  const whole = detected.role === 'kernel' || detected.role === 'initrd' || file.size <= WHOLE_LIMIT;
+  if (whole) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const sha256 = await sha256Hex(bytes);
+    await putArtifact(sha256, bytes);
+    progress(file.size);
+    return { role: detected.role, file: file.name, sha256, size: file.size, compressedSize: file.size, compression: 'none' };
+  }
+  const chunks: string[] = [];
+  const seen = new Set<string>();
+  let stored = 0;
+  for (let at = 0; at < file.size; at += CHUNK) {
+    signal?.throwIfAborted();
+    const bytes = new Uint8Array(await file.slice(at, Math.min(file.size, at + CHUNK)).arrayBuffer());
+    const sha = await sha256Hex(bytes);
+    chunks.push(sha);
+    // Identical chunks (runs of zeros, typically) are stored once.
+    if (!seen.has(sha)) {
+      seen.add(sha);
+      await putArtifact(sha, bytes);
+      stored += bytes.length;
+    }
+    progress(bytes.length);
+  }
+  const sha256 = await sha256Hex(chunkedDigestText(CHUNK, chunks));
+  return { role: detected.role, sha256, size: file.size, compressedSize: stored, compression: 'none', chunkSize: CHUNK, chunks };
+}
+
+/**
+ * Stores the files and firmware and writes the manifest. Nothing is written before every file was
+ * recognised (detectFiles), and the manifest is written last: a failed import leaves the library as it was
+ * (its artifacts may stay stored, unreferenced, until the next delete).
+ */
+export async function importImage(
+  files: readonly ImportFile[],
+  settings: ImportSettings,
+  firmware: FirmwareSource,
+  onProgress: (p: ImportProgress) => void,
+  signal?: AbortSignal,
+): Promise<Manifest> {
+  checkCombination(files.map((f) => f.detected.kind));
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(settings.name)) {
+    throw new ImportError(`"${settings.name}" is not a usable image name.`, 'Use lower-case letters, digits, dots, dashes and underscores.');
+  }
+  const fw = firmware.manifest.artifacts.filter((a) => a.role === 'bios' || a.role === 'vgabios');
+  const fwOnly: Manifest = { ...firmware.manifest, artifacts: fw };
+  const missingFw = await missingFiles(fwOnly);
+  if (missingFw.length) {
+    if (!firmware.manifestUrl) throw new ImportError('No firmware (SeaBIOS) is stored in this browser.', 'Store any image from the library first: imports borrow its firmware.');
+    onProgress({ done: 0, total: 1, what: 'Fetching firmware (SeaBIOS)…' });
+    await storeFiles(missingFw, firmware.manifestUrl, fw.reduce((n, a) => n + a.compressedSize, 0), () => undefined, signal);
+  }
+
+  const total = files.reduce((n, f) => n + f.file.size, 0);
+  let done = 0;
+  const artifacts: Artifact[] = [...fw.map((a) => ({ ...a }))];
+  for (const f of files) {
+    const what = `Hashing and storing ${f.file.name}`;
+    onProgress({ done, total, what });
+    artifacts.push(
+      await hashAndStore(
+        f,
+        (n) => {
+          done += n;
+          onProgress({ done, total, what });
+        },
+        signal,
+      ),
+    );
+  }
+  const kinds = files.map((f) => f.detected.description).join(' + ');
+  const manifest = validateManifest({
+    schema: MANIFEST_SCHEMA,
+    name: settings.name,
+    title: files.map((f) => f.file.name).join(' + '),
+    description: `Imported: ${kinds}`,
+    kind: 'imported',
+    artifacts,
+    ...(files.some((f) => f.detected.kind === 'kernel') && settings.cmdline ? { cmdline: settings.cmdline } : {}),
+    memoryMB: settings.memoryMB,
+    readyMarker: settings.readyMarker,
+    smoke: [],
+    packages: [],
+    fileCount: 0,
+    rootfsSize: 0,
+  } satisfies Manifest);
+  // Every file the manifest names must now be stored.
+  const stillMissing = await missingFiles(manifest);
+  if (stillMissing.length) throw new ImportError(`${stillMissing.length} of ${storedFiles(manifest).length} files did not reach the store.`, 'Try again; if the browser is low on space, free some first.');
+  await putManifest(manifest);
+  return manifest;
+}
+
+/** Downloads a file from a URL as a File, for importing. */
+export async function fetchAsFile(url: string, onProgress: (done: number, total: number) => void, signal?: AbortSignal): Promise<File> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new ImportError(`Could not download ${url}.`, 'The server must be reachable and allow cross-origin requests (CORS); otherwise download the file and drop it here.');
+  }
+  if (!res.ok) throw new ImportError(`Downloading ${url} failed: ${res.status} ${res.statusText}.`, 'Check the address.');
+  const total = Number(res.headers.get('Content-Length') ?? 0);
+  const parts: Uint8Array[] = [];
+  let done = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return new File([await res.blob()], fileNameOf(url));
+  for (;;) {
+    const { done: end, value } = await reader.read();
+    if (end) break;
+    parts.push(value);
+    done += value.length;
+    onProgress(done, total);
+  }
+  return new File(parts as BlobPart[], fileNameOf(url));
+}
+
+function fileNameOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? 'download');
+  } catch {
+    return 'download';
+  }
+}
