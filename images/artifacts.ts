@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compress, init as initZstd } from '@bokuweb/zstd-wasm';
+import { compress } from '@bokuweb/zstd-wasm';
+import { initZstd } from './archive/index.ts';
 import { chunkFile, chunkedDigestText, type Artifact, type ArtifactRole } from './manifest.ts';
 
 /** zstd level for artifacts: 19 is slow to write but the network and IndexedDB see every byte. */
@@ -12,10 +13,8 @@ const ZSTD_LEVEL = 19;
 /** Keep the raw bytes when compression saves less than this fraction (e.g. an LZ4 bzImage). */
 const MIN_SAVING = 0.05;
 
-let zstdReady: Promise<void> | undefined;
-
 export async function zstdCompress(data: Uint8Array, level = ZSTD_LEVEL): Promise<Uint8Array> {
-  await (zstdReady ??= initZstd());
+  await initZstd(); // shared: the wasm module breaks if initialised twice
   return compress(data, level);
 }
 

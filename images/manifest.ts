@@ -94,7 +94,10 @@ export interface Manifest {
   fileCount: number;
   /** Total bytes of the root filesystem (appliances: the initramfs contents). */
   rootfsSize: number;
+  /** The kernel: where it came from; `config` is the path of its .config beside the manifest. */
   kernel?: { source: string; version: string; configHash: string; config?: string; stock: boolean };
+  /** Extra files for the Inspect view: `files` is the path of a JSON file list ({files, dropped}). */
+  inspect?: { files?: string; builderFiles?: number };
   lockHash?: string;
   /** Recipe this image was built from. */
   recipe?: string;

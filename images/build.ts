@@ -1,0 +1,361 @@
+// The appliance builder: a pipeline of named stages over one context (mkosi's build_image()).
+// Recipe in, images/dist/<name>/{manifest.json, artifacts} out, moved into place only when complete.
+
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  diffLocks,
+  fetchDebs,
+  formatLock,
+  formatLockDiff,
+  lockFromResolution,
+  lockHash,
+  openArchive,
+  parseDependencies,
+  parseLock,
+  readDeb,
+  readDebMember,
+  resolve as resolveClosure,
+  samePackages,
+  type Archive,
+  type Lock,
+  type LockedPackage,
+} from './archive/index.ts';
+import { writeArtifact, sha256 } from './artifacts.ts';
+import { busyboxApplets } from './busybox.ts';
+import { addApplianceFiles } from './init.ts';
+import { buildKernel } from './kernel/kernel.ts';
+import { fail, formatBytes, type Log } from './log.ts';
+import { MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
+import { loadRecipe, type RecipeSource } from './recipes.ts';
+import type { Recipe } from './recipe.ts';
+import { BUILDER_OWNER, RootTree, trim as trimTree, type TrimReport } from './rootfs.ts';
+
+/** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel). */
+export interface RecipeLock {
+  rootfs: Lock;
+  boot: Lock;
+}
+
+export interface BuildOptions {
+  cacheDir: string;
+  distDir: string;
+  /** Mirror base URL; resolved lazily (a build from a lock with every .deb cached needs none). */
+  mirror: () => string;
+  log: Log;
+  /** Re-resolve against the archive and rewrite the lock instead of building from it. */
+  updateLock?: boolean;
+  jobs?: number;
+  signal?: AbortSignal;
+}
+
+export interface BuildContext {
+  recipe: Recipe;
+  source: RecipeSource;
+  opts: BuildOptions;
+  archive?: Archive;
+  lock?: RecipeLock;
+  epoch: number;
+  debs: Map<string, string>;
+  tree: RootTree;
+  trimReport?: TrimReport;
+  initramfs?: Uint8Array;
+  kernel?: { bzImage: Uint8Array; config?: string; configHash: string; version: string; source: string; stock: boolean };
+  firmware?: { bios: Uint8Array; vgabios: Uint8Array };
+  outDir: string;
+  artifacts: Artifact[];
+  manifest?: Manifest;
+}
+
+/** Serial console settings every appliance boots with. `quiet` keeps the emulated UART from printing
+ *  hundreds of lines; `tsc=reliable` skips the clocksource watchdog (see shared DESIGN notes). */
+export const APPLIANCE_CMDLINE = 'console=ttyS0 quiet tsc=reliable';
+/** Debian's stock kernel gets the same console; its own defaults otherwise. */
+export const STOCK_CMDLINE = 'console=ttyS0';
+
+export async function build(name: string, opts: BuildOptions): Promise<Manifest> {
+  const source = await loadRecipe(name);
+  const ctx: BuildContext = {
+    recipe: source.recipe,
+    source,
+    opts,
+    epoch: 0,
+    debs: new Map(),
+    tree: new RootTree(),
+    outDir: '',
+    artifacts: [],
+  };
+  await mkdir(opts.distDir, { recursive: true });
+  ctx.outDir = await mkdtemp(join(opts.distDir, `.${name}.building-`));
+  await chmod(ctx.outDir, 0o755); // served as static files
+  try {
+    await lockPackages(ctx);
+    await fetchPackages(ctx);
+    await unpack(ctx);
+    trim(ctx);
+    writeInitramfs(ctx);
+    await buildTheKernel(ctx);
+    await extractFirmware(ctx);
+    await writeImage(ctx);
+    await moveIntoPlace(ctx);
+    return ctx.manifest!;
+  } finally {
+    await rm(ctx.outDir, { recursive: true, force: true });
+  }
+}
+
+/** Archive + Resolve: use the lock beside the recipe, or resolve from the verified archive and write one. */
+async function lockPackages(ctx: BuildContext): Promise<void> {
+  const { recipe, source, opts } = ctx;
+  const existing = existsSync(source.lockPath) ? parseRecipeLock(await readFile(source.lockPath, 'utf8'), source.lockPath) : undefined;
+  if (existing && !opts.updateLock) {
+    opts.log.stage('lock', `${existing.rootfs.packages.length} packages from ${source.lockPath}`);
+    const wantRoots = recipe.packages.join(' ');
+    if (existing.rootfs.roots.join(' ') !== wantRoots || existing.rootfs.exclude.join(' ') !== [...recipe.exclude].sort().join(' ')) {
+      fail(`The lock of ${recipe.name} was made for other packages (${existing.rootfs.roots.join(' ')}) than the recipe lists (${wantRoots})`, {
+        hint: `Re-resolve: npm run images -- build ${recipe.name} --update-lock`,
+      });
+    }
+    ctx.lock = existing;
+  } else {
+    opts.log.stage('archive', 'fetching and verifying InRelease and Packages');
+    const archive = await openArchive({ mirror: opts.mirror(), cacheDir: opts.cacheDir, signal: opts.signal });
+    ctx.archive = archive;
+    opts.log.info(`${archive.suite} ${archive.arch}: ${archive.packages.size} packages, Release of ${archive.release.date}, signed by ${archive.signers.map((s) => s.slice(-16)).join(', ')}`);
+    opts.log.stage('resolve', recipe.packages.join(' '));
+    const meta = { suite: archive.suite, arch: archive.arch, date: archive.release.date };
+    const rootfs = resolveClosure(archive.packages, recipe.packages, { exclude: recipe.exclude });
+    for (const d of rootfs.dropped) opts.log.info(`left out: ${d.package} ${d.field}: ${d.dependency} (excluded: ${d.excluded.join(', ')})`);
+    const bootRoots = bootPackages(recipe, archive);
+    const boot = resolveClosure(archive.packages, bootRoots, { exclude: allDependencies(archive, bootRoots) });
+    const lock: RecipeLock = { rootfs: lockFromResolution(rootfs, meta), boot: lockFromResolution(boot, meta) };
+    if (existing) {
+      for (const part of ['rootfs', 'boot'] as const) {
+        const diff = diffLocks(existing[part], lock[part]);
+        if (!samePackages(diff)) opts.log.info(`lock ${part} changed:\n${formatLockDiff(diff)}`);
+      }
+    }
+    await writeFile(source.lockPath, formatRecipeLock(lock));
+    opts.log.info(`wrote ${source.lockPath}: ${lock.rootfs.packages.length} packages + ${lock.boot.packages.map((p) => p.name).join(', ')}`);
+    ctx.lock = lock;
+  }
+  ctx.epoch = sourceDateEpoch(ctx.lock.rootfs.date);
+}
+
+/** Firmware and kernel packages: SeaBIOS plus the kernel source (tailored) or Debian's 686 kernel (stock). */
+function bootPackages(recipe: Recipe, archive: Archive): string[] {
+  if (recipe.kernel.kind === 'tailored') return ['seabios', 'linux-source-6.1'];
+  const meta = archive.packages.get('linux-image-686');
+  if (!meta) fail('The archive has no linux-image-686', { hint: 'Is the mirror a Debian bookworm i386 mirror?' });
+  const image = parseDependencies(meta.fields.Depends ?? '').flat().find((d) => d.name.startsWith('linux-image-'));
+  if (!image) fail(`linux-image-686 ${meta.version} depends on no linux-image-* package`);
+  return ['seabios', image.name];
+}
+
+/** Every dependency name of the given packages: excluding them resolves just the packages themselves. */
+function allDependencies(archive: Archive, names: string[]): string[] {
+  const deps = new Set<string>();
+  for (const n of names) {
+    const p = archive.packages.get(n);
+    for (const field of ['Pre-Depends', 'Depends']) {
+      for (const group of parseDependencies(p?.fields[field] ?? '')) for (const d of group) if (!names.includes(d.name)) deps.add(d.name);
+    }
+  }
+  return [...deps].sort();
+}
+
+export function formatRecipeLock(lock: RecipeLock): string {
+  return `{\n  "rootfs": ${indent(formatLock(lock.rootfs))},\n  "boot": ${indent(formatLock(lock.boot))}\n}\n`;
+}
+
+function indent(json: string): string {
+  return json.trimEnd().replace(/\n/g, '\n  ');
+}
+
+export function parseRecipeLock(text: string, source: string): RecipeLock {
+  let raw: { rootfs?: unknown; boot?: unknown };
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    fail(`${source} is not valid JSON`, { cause: e, hint: 'Restore it from git, or delete it and rebuild with --update-lock.' });
+  }
+  if (!raw.rootfs || !raw.boot) fail(`${source} lacks its "rootfs" or "boot" section`, { hint: 'Delete it and rebuild with --update-lock.' });
+  return { rootfs: parseLock(JSON.stringify(raw.rootfs), `${source} (rootfs)`), boot: parseLock(JSON.stringify(raw.boot), `${source} (boot)`) };
+}
+
+export function recipeLockHash(lock: RecipeLock): string {
+  return sha256(`${lockHash(lock.rootfs)}\n${lockHash(lock.boot)}\n`);
+}
+
+/** Builds are stamped with SOURCE_DATE_EPOCH if set, else the locked archive's Release date. */
+function sourceDateEpoch(releaseDate: string): number {
+  const env = process.env.SOURCE_DATE_EPOCH;
+  if (env) {
+    if (!/^\d+$/.test(env)) fail(`SOURCE_DATE_EPOCH=${env} is not a number of seconds`);
+    return Number(env);
+  }
+  const t = Date.parse(releaseDate);
+  if (Number.isNaN(t)) fail(`the lock's archive date ${JSON.stringify(releaseDate)} is not a date`);
+  return Math.floor(t / 1000);
+}
+
+/** Fetch: every locked .deb, verified by sha256, into the shared cache. */
+async function fetchPackages(ctx: BuildContext): Promise<void> {
+  const all: LockedPackage[] = [...ctx.lock!.rootfs.packages, ...ctx.lock!.boot.packages];
+  ctx.opts.log.stage('fetch', `${all.length} packages`);
+  let mirror: string | undefined;
+  const fetched = await fetchDebs(all, {
+    get mirror() {
+      return (mirror ??= ctx.opts.mirror());
+    },
+    cacheDir: ctx.opts.cacheDir,
+    signal: ctx.opts.signal,
+  });
+  for (const f of fetched) ctx.debs.set(f.entry.name, f.path);
+}
+
+/** Unpack: each root-filesystem package's data.tar into the tree (no dpkg, no maintainer scripts). */
+async function unpack(ctx: BuildContext): Promise<void> {
+  ctx.opts.log.stage('unpack', `${ctx.lock!.rootfs.packages.length} packages`);
+  for (const p of ctx.lock!.rootfs.packages) {
+    const deb = await readDeb(ctx.debs.get(p.name)!);
+    if (deb.control.Package !== p.name || deb.control.Version !== p.version) {
+      fail(`${ctx.debs.get(p.name)} holds ${deb.control.Package} ${deb.control.Version}, not ${p.name} ${p.version}`);
+    }
+    ctx.tree.addPackage(p.name, deb.files.map((f) => ({ path: f.path, type: f.type as 'file', mode: f.mode, linkTarget: f.linkTarget, data: f.data })));
+  }
+  ctx.opts.log.info(`${ctx.tree.entries.size} paths, ${formatBytes(ctx.tree.size())}`);
+}
+
+/** Trim and assemble: drop what the app does not need, add /init and the rest of the appliance. */
+function trim(ctx: BuildContext): void {
+  const { recipe, tree } = ctx;
+  const before = tree.size();
+  const busybox = tree.resolve('bin/busybox');
+  const applets = busybox?.data ? busyboxApplets(busybox.data) : [];
+  if (!busybox) fail(`${recipe.name}: no /bin/busybox in the packages`, { hint: 'Add busybox or busybox-static to the recipe: /init is a busybox script.' });
+  const protect = addApplianceFiles(tree, recipe, applets);
+  ctx.trimReport = trimTree(tree, { drop: recipe.drop, keep: recipe.keep, protect });
+  const dropped = ctx.trimReport.dropped.length;
+  ctx.opts.log.stage('trim', `${formatBytes(before)} → ${formatBytes(tree.size())}, dropped ${dropped} paths, ${tree.entries.size} left`);
+}
+
+function writeInitramfs(ctx: BuildContext): void {
+  ctx.initramfs = ctx.tree.toCpio(ctx.epoch);
+  ctx.opts.log.stage('initramfs', `newc cpio, ${formatBytes(ctx.initramfs.length)}`);
+}
+
+async function buildTheKernel(ctx: BuildContext): Promise<void> {
+  const { recipe, opts } = ctx;
+  if (recipe.kernel.kind === 'stock') {
+    const pkg = ctx.lock!.boot.packages.find((p) => p.name.startsWith('linux-image-'))!;
+    const deb = await readDeb(ctx.debs.get(pkg.name)!);
+    const vmlinuz = deb.files.find((f) => /^boot\/vmlinuz-/.test(f.path) && f.data);
+    if (!vmlinuz?.data) fail(`${pkg.name} ${pkg.version} holds no boot/vmlinuz-*`);
+    opts.log.stage('kernel', `Debian's stock ${vmlinuz.path.slice(5)} (${formatBytes(vmlinuz.data.length)})`);
+    ctx.kernel = { bzImage: vmlinuz.data, configHash: sha256(deb.files.find((f) => f.path.startsWith('boot/config-'))?.data ?? ''), version: pkg.version, source: pkg.name, stock: true };
+    return;
+  }
+  const src = ctx.lock!.boot.packages.find((p) => p.name === 'linux-source-6.1');
+  if (!src) fail('The lock has no linux-source-6.1 boot package', { hint: `Rebuild with --update-lock.` });
+  opts.log.stage('kernel', `tinyconfig + ${recipe.kernel.fragments.join(' + ')}${recipe.kernel.config.length ? ` + ${recipe.kernel.config.length} recipe options` : ''} from linux-source-6.1 ${src.version}`);
+  const k = await buildKernel({
+    sourceTarXz: async () => {
+      const tarball = join(opts.cacheDir, 'linux', src.version, 'linux-source-6.1.tar.xz');
+      if (!existsSync(tarball)) {
+        opts.log.info('extracting linux-source-6.1.tar.xz from the verified .deb');
+        await mkdir(join(opts.cacheDir, 'linux', src.version), { recursive: true });
+        await writeFile(`${tarball}.part`, await readDebMember(ctx.debs.get(src.name)!, 'usr/src/linux-source-6.1.tar.xz'));
+        await rename(`${tarball}.part`, tarball);
+      }
+      return tarball;
+    },
+    sourceVersion: src.version,
+    fragments: recipe.kernel.fragments,
+    extraConfig: recipe.kernel.config,
+    cacheDir: opts.cacheDir,
+    jobs: opts.jobs,
+    sourceDateEpoch: ctx.epoch,
+    onProgress: (line) => opts.log.progress(line),
+    signal: opts.signal,
+  });
+  opts.log.info(`${k.cached ? 'cached build' : 'built'} ${k.kernelRelease}: bzImage ${formatBytes(k.bzImage.length)}, config ${k.configHash.slice(0, 12)}`);
+  ctx.kernel = { bzImage: k.bzImage, config: k.config, configHash: k.configHash, version: k.kernelRelease, source: `linux-source-6.1 ${src.version}`, stock: false };
+}
+
+/** Firmware: SeaBIOS and its VGA BIOS from Debian's seabios package. */
+async function extractFirmware(ctx: BuildContext): Promise<void> {
+  const pkg = ctx.lock!.boot.packages.find((p) => p.name === 'seabios');
+  if (!pkg) fail('The lock has no seabios boot package', { hint: 'Rebuild with --update-lock.' });
+  const path = ctx.debs.get('seabios')!;
+  const bios = await readDebMember(path, 'usr/share/seabios/bios.bin');
+  const vgabios = await readDebMember(path, 'usr/share/seabios/vgabios-stdvga.bin');
+  ctx.firmware = { bios, vgabios };
+  ctx.opts.log.stage('firmware', `seabios ${pkg.version}: bios.bin ${formatBytes(bios.length)}, vgabios-stdvga.bin ${formatBytes(vgabios.length)}`);
+}
+
+/** Manifest: artifacts (content-addressed, compressed where it pays), file list, kernel config. */
+async function writeImage(ctx: BuildContext): Promise<void> {
+  const { recipe, outDir, tree, kernel, firmware } = ctx;
+  ctx.opts.log.stage('manifest', 'compressing artifacts');
+  ctx.artifacts = [
+    await writeArtifact(outDir, 'bios', 'bios.bin', firmware!.bios),
+    await writeArtifact(outDir, 'vgabios', 'vgabios-stdvga.bin', firmware!.vgabios),
+    await writeArtifact(outDir, 'kernel', 'bzImage', kernel!.bzImage),
+    await writeArtifact(outDir, 'initrd', 'initramfs.cpio', ctx.initramfs!),
+  ];
+  const rootfsSize = tree.size();
+  const byOwner = new Map<string, { size: number; files: number }>();
+  for (const e of tree.files()) {
+    const o = byOwner.get(e.owner) ?? { size: 0, files: 0 };
+    o.size += e.data?.length ?? e.linkTarget?.length ?? 0;
+    if (e.type !== 'dir') o.files++;
+    byOwner.set(e.owner, o);
+  }
+  const packages: PackageShare[] = ctx.lock!.rootfs.packages.map((p) => {
+    const o = byOwner.get(p.name) ?? { size: 0, files: 0 };
+    return { name: p.name, version: p.version, size: o.size, share: rootfsSize ? o.size / rootfsSize : 0, files: o.files };
+  });
+  const files = tree
+    .files()
+    .filter((e) => e.type !== 'dir')
+    .map((e) => ({ path: `/${e.path}`, size: e.data?.length ?? 0, type: e.type, owner: e.owner }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  await writeFile(join(outDir, 'files.json'), JSON.stringify({ files, dropped: ctx.trimReport!.dropped.map((d) => ({ ...d, path: `/${d.path}` })) }) + '\n');
+  if (kernel!.config) await writeFile(join(outDir, 'kernel.config'), kernel!.config);
+  const manifest: Manifest = {
+    schema: MANIFEST_SCHEMA,
+    name: recipe.name,
+    title: recipe.title,
+    description: recipe.description,
+    kind: 'appliance',
+    artifacts: ctx.artifacts,
+    cmdline: [kernel!.stock ? STOCK_CMDLINE : APPLIANCE_CMDLINE, recipe.kernel.cmdline].filter(Boolean).join(' '),
+    memoryMB: recipe.memoryMB,
+    readyMarker: recipe.readyMarker,
+    smoke: recipe.smoke,
+    app: recipe.app,
+    packages,
+    fileCount: files.length,
+    rootfsSize,
+    kernel: { source: kernel!.source, version: kernel!.version, configHash: kernel!.configHash, stock: kernel!.stock, ...(kernel!.config ? { config: 'kernel.config' } : {}) },
+    lockHash: recipeLockHash(ctx.lock!),
+    recipe: recipe.name,
+    inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
+  };
+  await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+  ctx.manifest = manifest;
+}
+
+/** Replaces images/dist/<name> with the finished build in two renames: never a half-written image. */
+async function moveIntoPlace(ctx: BuildContext): Promise<void> {
+  const final = join(ctx.opts.distDir, ctx.recipe.name);
+  const old = `${ctx.outDir}.old`;
+  if (existsSync(final)) await rename(final, old);
+  await rename(ctx.outDir, final);
+  await rm(old, { recursive: true, force: true });
+  const m = ctx.manifest!;
+  const total = m.artifacts.reduce((n, a) => n + a.compressedSize, 0);
+  ctx.opts.log.stage('done', `${final}: ${formatBytes(total)} to download, ${m.fileCount} files, ${m.packages.length} packages`);
+}

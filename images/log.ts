@@ -1,0 +1,60 @@
+// Build output for people: stage headings, progress lines, and failures that say what to do.
+
+export class BuildError extends Error {
+  override name = 'BuildError';
+  readonly hint?: string;
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.hint = options.hint;
+  }
+}
+
+/** Throws a BuildError: what went wrong and, in `hint`, what to do about it (mkosi's `die`). */
+export function fail(message: string, options: { hint?: string; cause?: unknown } = {}): never {
+  throw new BuildError(message, options);
+}
+
+export interface Log {
+  stage(name: string, detail?: string): void;
+  info(line: string): void;
+  /** A line that replaces the previous progress line on a terminal. */
+  progress(line: string): void;
+}
+
+export function consoleLog(prefix: string, stream: NodeJS.WriteStream = process.stderr): Log {
+  const tty = stream.isTTY === true;
+  let live = false;
+  const clear = () => {
+    if (live) stream.write('\r\x1b[K');
+    live = false;
+  };
+  return {
+    stage(name, detail) {
+      clear();
+      stream.write(`${prefix} ${tty ? '\x1b[1m' : ''}${name}${tty ? '\x1b[0m' : ''}${detail ? `  ${detail}` : ''}\n`);
+    },
+    info(line) {
+      clear();
+      stream.write(`${prefix}   ${line}\n`);
+    },
+    progress(line) {
+      if (!tty) return;
+      clear();
+      stream.write(`${prefix}   ${line.slice(0, (stream.columns ?? 100) - prefix.length - 4)}`);
+      live = true;
+    },
+  };
+}
+
+/** Formats a byte count for people (binary units). */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
