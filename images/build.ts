@@ -10,6 +10,7 @@ import {
   formatLock,
   formatLockDiff,
   lockFromResolution,
+  loadDebianKeys,
   lockHash,
   openArchive,
   parseDependencies,
@@ -48,6 +49,10 @@ export interface BuildOptions {
   updateLock?: boolean;
   jobs?: number;
   signal?: AbortSignal;
+  /** Where recipes live (default images/recipes). */
+  recipesDir?: string;
+  /** Trusted archive keys (default Debian's, from images/archive/keys): tests pass their own. */
+  archiveKeys?: Awaited<ReturnType<typeof loadDebianKeys>>;
 }
 
 export interface BuildContext {
@@ -75,7 +80,7 @@ export const APPLIANCE_CMDLINE = 'console=ttyS0 quiet tsc=reliable';
 export const STOCK_CMDLINE = 'console=ttyS0';
 
 export async function build(name: string, opts: BuildOptions): Promise<Manifest> {
-  const source = await loadRecipe(name);
+  const source = await loadRecipe(name, opts.recipesDir);
   const ctx: BuildContext = {
     recipe: source.recipe,
     source,
@@ -120,7 +125,7 @@ async function lockPackages(ctx: BuildContext): Promise<void> {
     ctx.lock = existing;
   } else {
     opts.log.stage('archive', 'fetching and verifying InRelease and Packages');
-    const archive = await openArchive({ mirror: opts.mirror(), cacheDir: opts.cacheDir, signal: opts.signal });
+    const archive = await openArchive({ mirror: opts.mirror(), cacheDir: opts.cacheDir, signal: opts.signal, keys: opts.archiveKeys });
     ctx.archive = archive;
     opts.log.info(`${archive.suite} ${archive.arch}: ${archive.packages.size} packages, Release of ${archive.release.date}, signed by ${archive.signers.map((s) => s.slice(-16)).join(', ')}`);
     opts.log.stage('resolve', recipe.packages.join(' '));

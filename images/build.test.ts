@@ -1,0 +1,142 @@
+// The whole builder pipeline against a fake, signed archive served on 127.0.0.1: reproducible output,
+// and tampering (InRelease, Packages.xz, a cached .deb) refused with images/dist left as it was.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flipByte, makeFakeArchive, serveFiles, tempDir, type FakeArchive, type FileServer } from './archive/testkit.ts';
+import { build, type BuildOptions } from './build.ts';
+import { readCpio } from './cpio.ts';
+import { zstdDecompress } from './archive/index.ts';
+import type { Manifest } from './manifest.ts';
+
+const APPLETS = ['[', '[[', 'cat', 'echo', 'hostname', 'ip', 'ls', 'mkdir', 'mount', 'setsid', 'sh', 'sleep', 'cttyhack'].sort();
+const fakeBusybox = `\x7fnot-really-elf busybox\0${APPLETS.join('\0')}\0\0`;
+
+let archive: FakeArchive;
+let server: FileServer;
+let work: string;
+
+const silent = { stage() {}, info() {}, progress() {} };
+
+async function options(name: string, extra: Partial<BuildOptions> = {}): Promise<BuildOptions> {
+  return {
+    cacheDir: join(work, 'cache'),
+    distDir: join(work, 'dist'),
+    recipesDir: join(work, 'recipes'),
+    mirror: () => server.url,
+    log: silent,
+    archiveKeys: [archive.publicKey],
+    ...extra,
+  };
+}
+
+function hashes(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(dir)) out[f] = createHash('sha256').update(readFileSync(join(dir, f))).digest('hex');
+  return out;
+}
+
+beforeAll(async () => {
+  archive = await makeFakeArchive([
+    { name: 'busybox-static', version: '1:1.35.0-4', files: [{ path: './bin/busybox', data: fakeBusybox, mode: 0o755 }, { path: './usr/share/doc/busybox-static/copyright', data: 'docs' }] },
+    { name: 'app', version: '1.0-1', fields: { Depends: 'libfoo1 (>= 1.0) | libbar, debconf (>= 0.5) | debconf-2.0' }, files: [{ path: './usr/bin/app', data: 'app', mode: 0o755 }, { path: './usr/share/man/man1/app.1.gz', data: 'man' }] },
+    { name: 'libfoo1', version: '1.2-1', files: [{ path: './usr/share/foo/data', data: 'foo' }] },
+    { name: 'debconf', version: '1.5.82', files: [{ path: './usr/share/debconf/x', data: 'x' }] },
+    { name: 'seabios', version: '1.16.2-1', architecture: 'all', files: [{ path: './usr/share/seabios/bios.bin', data: 'B'.repeat(4096) }, { path: './usr/share/seabios/vgabios-stdvga.bin', data: 'V'.repeat(1024) }] },
+    { name: 'linux-image-686', version: '6.1.99-1', fields: { Depends: 'linux-image-6.1.0-99-686 (= 6.1.99-1)' } },
+    { name: 'linux-image-6.1.0-99-686', version: '6.1.99-1', fields: { Depends: 'kmod, linux-base' }, files: [{ path: './boot/vmlinuz-6.1.0-99-686', data: 'HdrS kernel' }, { path: './boot/config-6.1.0-99-686', data: 'CONFIG_X=y\n' }] },
+  ]);
+  server = await serveFiles(archive.files);
+  work = await tempDir('whittle-build-');
+  await mkdir(join(work, 'recipes', 'demo'), { recursive: true });
+  await writeFile(
+    join(work, 'recipes', 'demo', 'recipe.json'),
+    JSON.stringify({
+      title: 'Demo',
+      description: 'a test appliance',
+      app: 'app',
+      packages: ['busybox-static', 'app'],
+      exclude: ['debconf'],
+      init: { console: 'app' },
+      readyMarker: 'app> ',
+      smoke: [{ send: 'x', expect: 'y' }],
+      kernel: { kind: 'stock' },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await server?.close();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('build (fake archive, stock kernel)', () => {
+  let first: Manifest;
+
+  it('builds an image with a lock, a trimmed initramfs and a manifest', async () => {
+    first = await build('demo', await options('demo'));
+    const dir = join(work, 'dist', 'demo');
+    expect(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'))).toEqual(first);
+    expect(first.kind).toBe('appliance');
+    expect(first.packages.map((p) => p.name)).toEqual(['app', 'busybox-static', 'libfoo1']);
+    const lock = JSON.parse(await readFile(join(work, 'recipes', 'demo', 'lock.json'), 'utf8'));
+    expect(lock.rootfs.packages.map((p: { name: string }) => p.name)).toEqual(['app', 'busybox-static', 'libfoo1']);
+    expect(lock.boot.packages.map((p: { name: string }) => p.name)).toEqual(['linux-image-6.1.0-99-686', 'seabios']);
+    const initrd = first.artifacts.find((a) => a.role === 'initrd')!;
+    const raw = initrd.compression === 'zstd' ? await zstdDecompress(readFileSync(join(dir, initrd.file!))) : readFileSync(join(dir, initrd.file!));
+    expect(createHash('sha256').update(raw).digest('hex')).toBe(initrd.sha256);
+    const paths = readCpio(raw).map((e) => e.path);
+    expect(paths).toContain('init');
+    expect(paths).toContain('dev/console');
+    expect(paths).toContain('bin/sh');
+    expect(paths).toContain('usr/bin/app');
+    expect(paths.some((p) => p.startsWith('usr/share/man') || p.startsWith('usr/share/doc'))).toBe(false);
+    expect(paths).toEqual([...paths].sort());
+  });
+
+  it('rebuilds from the lock to byte-identical artifacts', async () => {
+    const before = hashes(join(work, 'dist', 'demo'));
+    await build('demo', await options('demo'));
+    expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
+  });
+
+  it('refuses a flipped byte in a cached .deb and leaves dist as it was', async () => {
+    const before = hashes(join(work, 'dist', 'demo'));
+    const sha = JSON.parse(await readFile(join(work, 'recipes', 'demo', 'lock.json'), 'utf8')).rootfs.packages[0].sha256;
+    const cached = join(work, 'cache', 'debs', `${sha}.deb`);
+    expect(existsSync(cached)).toBe(true);
+    const good = await readFile(cached);
+    await writeFile(cached, flipByte(good, 200));
+    await expect(build('demo', await options('demo'))).rejects.toThrow(/app|sha256|SHA256/i);
+    expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
+    expect(readdirSync(join(work, 'dist')).filter((f) => f.startsWith('.'))).toEqual([]);
+    await writeFile(cached, good);
+  });
+
+  it('refuses a tampered InRelease and a tampered Packages.xz when resolving', async () => {
+    const before = hashes(join(work, 'dist', 'demo'));
+    const inRelease = 'dists/bookworm/InRelease';
+    const packagesXz = 'dists/bookworm/main/binary-i386/Packages.xz';
+    const goodRelease = archive.files.get(inRelease)!;
+    const text = Buffer.from(goodRelease).toString('latin1');
+    archive.files.set(inRelease, flipByte(goodRelease, text.indexOf('Label:') + 7));
+    await expect(build('demo', await options('demo', { updateLock: true }))).rejects.toThrow(/signature|InRelease/i);
+    archive.files.set(inRelease, goodRelease);
+    const goodXz = archive.files.get(packagesXz)!;
+    archive.files.set(packagesXz, flipByte(goodXz, 40));
+    // A fresh cache, so the tampered index is really downloaded.
+    await expect(build('demo', await options('demo', { updateLock: true, cacheDir: join(work, 'cache2') }))).rejects.toThrow(/Packages|SHA256|sha256/);
+    archive.files.set(packagesXz, goodXz);
+    expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
+  });
+
+  it('fails naming the problem when the lock no longer matches the recipe', async () => {
+    const path = join(work, 'recipes', 'demo', 'recipe.json');
+    const recipe = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify({ ...recipe, packages: ['busybox-static'] }));
+    await expect(build('demo', await options('demo'))).rejects.toThrow(/lock of demo was made for other packages/);
+    await writeFile(path, JSON.stringify(recipe));
+  });
+});
