@@ -6,15 +6,15 @@ import { MachineFailure } from './errors.ts';
 import type { MachineError, MachineStatus } from './protocol.ts';
 
 /** A worker stand-in: the real endpoint on the far side of a MessageChannel (no emulator needed). */
-class ChannelWorker extends EventTarget implements WorkerLike {
+class ChannelWorker implements WorkerLike {
   readonly #near: MessagePort;
+  readonly #events = new EventTarget();
   terminated = false;
 
   constructor() {
-    super();
     const { port1, port2 } = new MessageChannel();
     this.#near = port1;
-    port1.onmessage = (e) => this.dispatchEvent(new MessageEvent('message', { data: e.data }));
+    port1.onmessage = (e) => this.#events.dispatchEvent(new MessageEvent('message', { data: e.data }));
     const endpoint = new MachineEndpoint({
       post: (msg, transfer) => port2.postMessage(msg, transfer as Transferable[]),
       v86Module: () => Promise.reject(new Error('no emulator in this test')),
@@ -23,6 +23,10 @@ class ChannelWorker extends EventTarget implements WorkerLike {
       },
     });
     port2.onmessage = (e) => endpoint.receive(e.data);
+  }
+
+  addEventListener(type: string, fn: (e: MessageEvent & ErrorEvent) => void): void {
+    this.#events.addEventListener(type, fn as unknown as EventListener);
   }
 
   postMessage(message: unknown, transfer: Transferable[]): void {
@@ -36,7 +40,7 @@ class ChannelWorker extends EventTarget implements WorkerLike {
 
   /** What a Worker does when its script throws an uncaught error. */
   fail(message: string): void {
-    this.dispatchEvent(Object.assign(new Event('error', { cancelable: true }), { message }));
+    this.#events.dispatchEvent(Object.assign(new Event('error', { cancelable: true }), { message }));
   }
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chunkFile, chunkedDigestText } from '../../images/manifest.ts';
 import type { Artifact, Manifest } from '../../images/manifest.ts';
 import { NodeMachine, bootImage, loadManifest } from '../../worker/node/host.ts';
-import type { MachineError, MachineStatus } from '../../worker/protocol.ts';
+import type { MachineError } from '../../worker/protocol.ts';
 import { initZstd, zstdCompress } from '../../worker/zstd.ts';
 
 const SHELL = resolve(process.env.WHITTLE_SHELL_IMAGE ?? 'images/dist/shell');
@@ -134,7 +134,7 @@ describe('machine: chunked disk', () => {
     m.on('error', (e) => errors.push(e));
     try {
       await m.boot(); // chunk 0 is fine: the machine starts
-      await expect.poll(() => m.status, { timeout: 30_000 }).toBe<MachineStatus>('stopped');
+      await expect.poll(() => m.status, { timeout: 30_000 }).toBe('stopped');
       expect(errors).toHaveLength(1);
       expect(errors[0]).toMatchObject({ code: 'hash-mismatch' });
       expect(errors[0].message).toMatch(/chunk 2 of the disk/);

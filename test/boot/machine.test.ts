@@ -109,7 +109,7 @@ describe('machine: shell appliance', () => {
       machines.push(m);
       const events = recorder(m);
       await expect(m.boot()).rejects.toMatchObject({ code: 'hash-mismatch' });
-      await expect.poll(() => m.status).toBe<MachineStatus>('stopped');
+      await expect.poll(() => m.status).toBe('stopped');
       const err = events.find((e) => e.event === 'error')!.data as MachineError;
       expect(err.message).toMatch(/kernel/);
       expect(err.hint).toBeTruthy();
