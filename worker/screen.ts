@@ -17,6 +17,8 @@ const CELL_H = 16;
 const FRAME_MS = 33;
 /** VGA cursor blink half-period, ~16 frames at 60 Hz. */
 const BLINK_MS = 266;
+/** Mode changes are reported once the mode has held this long: a mode set passes through odd sizes. */
+const MODE_SETTLE_MS = 50;
 
 /** A layer of the VGA framebuffer as v86 passes it to `update_buffer` (src/vga.js). */
 interface VgaLayer {
@@ -62,6 +64,8 @@ export class CanvasScreen {
   #ctx: OffscreenCanvasRenderingContext2D | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
+  #modeTimer: ReturnType<typeof setTimeout> | undefined;
+  #reported = '';
   /** Renders the framebuffer in graphics mode (v86's `vga.screen_fill_buffer`), set once attached. */
   #fillBuffer: (() => void) | null = null;
 
@@ -106,7 +110,14 @@ export class CanvasScreen {
 
   #modeChanged(): void {
     this.#resizeCanvas();
-    this.onMode(this.#graphical ? { graphical: true, width: this.#gfxWidth, height: this.#gfxHeight } : { graphical: false, width: this.#cols, height: this.#rows });
+    clearTimeout(this.#modeTimer);
+    this.#modeTimer = setTimeout(() => {
+      const mode: ScreenModeChange = this.#graphical ? { graphical: true, width: this.#gfxWidth, height: this.#gfxHeight } : { graphical: false, width: this.#cols, height: this.#rows };
+      const key = JSON.stringify(mode);
+      if (key === this.#reported) return;
+      this.#reported = key;
+      this.onMode(mode);
+    }, MODE_SETTLE_MS);
   }
 
   #frame(): void {
@@ -159,6 +170,7 @@ export class CanvasScreen {
   }
 
   dispose(): void {
+    clearTimeout(this.#modeTimer);
     this.#running = false;
     this.#fillBuffer = null;
     this.#schedule();
