@@ -112,7 +112,7 @@ afterAll(async () => {
 });
 
 describe('machine: chunked disk', () => {
-  it('boots from a disk whose chunks are read, decompressed and verified on demand', async () => {
+  it('boots from a disk whose chunks are read, decompressed and verified on demand; reports a hung CPU', async () => {
     const m = await bootImage(dir);
     try {
       await m.ready(60_000);
@@ -120,6 +120,11 @@ describe('machine: chunked disk', () => {
       expect(m.output).not.toContain('ERR');
       expect(m.output).toContain(MESSAGE);
       await expect.poll(() => m.stats?.diskReadBytes ?? 0, { timeout: 5000 }).toBeGreaterThanOrEqual(1024);
+      // The boot sector ends in `cli; hlt`: a CPU that can never wake again.
+      const hung = await new Promise<MachineError>((resolve) => m.on('error', resolve));
+      expect(hung.code).toBe('guest-unresponsive');
+      expect(hung.message).toMatch(/interrupts disabled/);
+      expect(m.status).toBe('running'); // reported, not stopped: the user decides
     } finally {
       await m.stop();
     }
