@@ -43,11 +43,20 @@ export interface KeyPress {
   down: boolean;
 }
 
+/**
+ * Commands. Those with an `id` are answered by `done { id }` or by an `error` carrying that id;
+ * `save-state`, `run-script` and `screen-text` also send their result event (same id) before `done`.
+ */
 export type Command =
+  /** Load the image's artifacts and start the machine (stops a running one first); `done` once it runs. */
   | { type: 'boot'; id: number; options: BootOptions }
+  /** Bytes typed on the serial console (or the virtio console). */
   | { type: 'serial-in'; bytes: Uint8Array; port?: 'serial' | 'virtio' }
+  /** PS/2 keyboard input for the VGA console: text (US layout), raw set-1 scancodes, or physical keys. */
   | { type: 'keyboard'; text?: string; scancodes?: number[]; keys?: KeyPress[] }
+  /** The canvas to draw the VGA screen on (transferred; bound to this worker for good), or null. */
   | { type: 'screen'; canvas: OffscreenCanvas | null }
+  /** The VGA text screen as lines (answered by `screen-text`). */
   | { type: 'screen-text'; id: number }
   | { type: 'pause'; id: number }
   | { type: 'resume'; id: number }
@@ -62,6 +71,11 @@ export type Command =
       /** Type the image's `beforeSaveState` line first (only when the guest sits at its ready prompt). */
       prepare?: boolean;
     }
+  /**
+   * Types each step's `send` line on the serial console and waits (up to `timeout` s, default 10) for
+   * `expect` in the output that follows, not counting the guest's echo of the line itself. Answered by
+   * `script-done` with the transcript; a step that times out ends the script with `ok: false`.
+   */
   | { type: 'run-script'; id: number; steps: ScriptStep[] };
 
 export type CommandType = Command['type'];
