@@ -24,6 +24,7 @@ export interface Log {
 export function consoleLog(prefix: string, stream: NodeJS.WriteStream = process.stderr): Log {
   const tty = stream.isTTY === true;
   let live = false;
+  let lastPlain = 0;
   const clear = () => {
     if (live) stream.write('\r\x1b[K');
     live = false;
@@ -38,7 +39,13 @@ export function consoleLog(prefix: string, stream: NodeJS.WriteStream = process.
       stream.write(`${prefix}   ${line}\n`);
     },
     progress(line) {
-      if (!tty) return;
+      if (!tty) {
+        // Logs (CI) get a progress line every 15 s, enough to see the build is alive.
+        if (Date.now() - lastPlain < 15_000) return;
+        lastPlain = Date.now();
+        stream.write(`${prefix}   ${line}\n`);
+        return;
+      }
       clear();
       stream.write(`${prefix}   ${line.slice(0, (stream.columns ?? 100) - prefix.length - 4)}`);
       live = true;
