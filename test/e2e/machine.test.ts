@@ -41,8 +41,10 @@ describe('library and machine', () => {
     await page.getByText("from this browser's storage").waitFor();
     await screenshot(page, 'machine');
 
+    // Inspect boots it again with kernel timestamps and points at the largest pauses.
     await page.goto(`${url}#/inspect/shell`);
-    await page.getByRole('heading', { name: 'Boot log' }).waitFor();
+    await page.getByRole('button', { name: /with timestamps/ }).click();
+    await pollFor('the boot log analysis', () => page.getByText('largest pauses between lines').count(), BOOT_MS);
     await screenshot(page, 'inspect');
   });
 

@@ -45,9 +45,11 @@ describe('share links', () => {
     const { page } = viewer;
     await page.goto(link.replace(/^http:\/\/[^/]+\//, viewer.url));
     await pollFor('the script to finish', async () => (await page.locator('[data-step-state="ok"]').count()) === 2, 180_000);
-    const lines = await terminalLines(page, 'shell');
-    expect(lines.some((l) => l.trim() === 'share-42')).toBe(true);
-    expect(lines.some((l) => l.trim() === '2x')).toBe(true);
+    // The terminal draws on the next frame: wait for the text rather than read it once.
+    await pollFor('share-42 and 2x on lines of their own', async () => {
+      const lines = (await terminalLines(page, 'shell')).map((l) => l.trim());
+      return lines.includes('share-42') && lines.includes('2x');
+    });
     await screenshot(page, 'share-open');
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PackageShare } from '../../../images/manifest.ts';
-import { diffKernelConfig, diffPackages, parseKernelConfig } from './image-diff.ts';
+import { diffFiles, diffKernelConfig, diffPackages, parseKernelConfig } from './image-diff.ts';
 
 const pkg = (name: string, size: number, version = '1.0'): PackageShare => ({ name, version, size, share: 0, files: 1 });
 
@@ -34,5 +34,15 @@ describe('kernel config', () => {
     expect(d.added).toEqual([{ option: 'CONFIG_LZ4', value: 'y' }]);
     expect(d.changed).toEqual([{ option: 'CONFIG_SERIAL_8250', value: 'y', twinValue: 'm' }]);
     expect(d.counts).toEqual({ appliance: 3, twin: 4 });
+  });
+});
+
+describe('diffFiles', () => {
+  it('lists what only the twin has, largest first', () => {
+    const f = (path: string, size = 1, owner = 'x') => ({ path, size, owner });
+    const d = diffFiles([f('/bin/sh'), f('/init')], [f('/bin/sh'), f('/usr/lib/libsystemd.so', 900, 'systemd'), f('/etc/fstab', 20, 'base-files')]);
+    expect(d.dropped.map((x) => x.path)).toEqual(['/usr/lib/libsystemd.so', '/etc/fstab']);
+    expect(d.droppedBytes).toBe(920);
+    expect(d.shared).toBe(1);
   });
 });

@@ -61,3 +61,18 @@ export function diffKernelConfig(appliance: string, twin: string): ConfigDiff {
     counts: { appliance: a.size, twin: t.size },
   };
 }
+
+export interface FileDiff {
+  /** Paths in the twin, not in the appliance (largest first). */
+  dropped: { path: string; size: number; owner: string }[];
+  droppedBytes: number;
+  /** Paths in both. */
+  shared: number;
+}
+
+/** Files the twin has and the appliance does not. */
+export function diffFiles(appliance: readonly { path: string }[], twin: readonly { path: string; size: number; owner: string }[]): FileDiff {
+  const mine = new Set(appliance.map((f) => f.path));
+  const dropped = twin.filter((f) => !mine.has(f.path)).sort((a, b) => b.size - a.size);
+  return { dropped, droppedBytes: dropped.reduce((n, f) => n + f.size, 0), shared: twin.length - dropped.length };
+}

@@ -1,6 +1,7 @@
 // The machine view's machine: one at a time (each is a whole emulated PC), kept while the user looks
 // at other views, so coming back finds it where it was and Inspect can read its boot log.
 
+import { untrack } from 'svelte';
 import { MachineSession } from './machine-session.svelte.ts';
 
 class Machines {
@@ -18,7 +19,8 @@ class Machines {
 
   /** Keeps an image's boot log (called as machines reach their prompt). */
   keepLog(image: string, text: string): void {
-    this.logs = { ...this.logs, [image]: text };
+    // Called from effects: reading `logs` here must not make them depend on it.
+    this.logs = { ...untrack(() => this.logs), [image]: text };
   }
 }
 
