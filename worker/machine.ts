@@ -87,6 +87,8 @@ const HUNG_CPU_MS = 15_000;
 /** Decoded serial text kept for scripts and waiters. */
 const TEXT_KEEP = 1 << 20;
 const LOAD_TIMEOUT_MS = 60_000;
+/** Where v86 loads an initrd in guest memory (src/kernel.js). */
+const INITRD_ADDRESS = 64 * MiB;
 
 /** Lines a bootloader may print on the serial console before the kernel does (not the kernel's first line). */
 const BOOTLOADER_LINE = /^\s*$|^(Loading (Linux|initial ramdisk)|Booting|SeaBIOS|iPXE|GRUB|Welcome to GRUB|Press any key|Probing EDD)/i;
@@ -263,6 +265,12 @@ export class Machine {
       if (this.#ended) break;
     }
     this.#emit('progress', { what: 'loaded', done: total, total });
+    // v86 (src/kernel.js) puts the initrd at a fixed 64 MiB: the guest needs memory above it.
+    const initrd = byRole('initrd');
+    if (initrd && !restoring && this.#memoryBytes < INITRD_ADDRESS + initrd.size) {
+      const need = Math.ceil((INITRD_ADDRESS + initrd.size) / MiB) + 1;
+      throw new MachineFailure('bad-image', `${manifest.name} needs more than ${need - 1} MiB of memory: v86 loads the initrd at 64 MiB.`, `Give the machine at least ${need} MiB (memoryMB).`);
+    }
     const cmdline = [manifest.cmdline, this.options.cmdlineAppend].filter(Boolean).join(' ');
     if (cmdline && !restoring) settings.cmdline = cmdline;
     return settings;
