@@ -4,6 +4,7 @@ import { chunkFile, chunkedDigestText } from '../images/manifest.ts';
 import type { Artifact, Manifest } from '../images/manifest.ts';
 import { ArtifactError, LazyDisk, createArtifactLoader, sha256Hex, storedFiles, verifyStoredFile } from './artifacts.ts';
 import type { ArtifactReader, V86DiskBuffer } from './artifacts.ts';
+import { fileReader } from './readers.ts';
 import { initZstd, zstdCompress } from './zstd.ts';
 
 const hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -131,5 +132,18 @@ describe('lazy disks', () => {
     await new Promise((r) => setTimeout(r, 10));
     expect(answered).toBe(false);
     expect(reported?.code).toBe('hash-mismatch');
+  });
+
+  it("reads a large unchunked disk from the user's own file by range", async () => {
+    const raw = bytes(17 << 20, 5); // over the 16 MiB whole-disk limit
+    const sha256 = hex(raw);
+    const reader = fileReader({ [sha256]: new Blob([raw]) });
+    const ranges: number[] = [];
+    const counting: ArtifactReader = { ...reader, readRange: (f, start, len) => (ranges.push(start), reader.readRange!(f, start, len)) };
+    const disk = (await createArtifactLoader(counting).openDisk({ role: 'cdrom', file: 'x.iso', sha256, size: raw.length, compressedSize: raw.length, compression: 'none' })) as V86DiskBuffer;
+    expect(disk).toBeInstanceOf(LazyDisk);
+    const at = (16 << 20) + 512;
+    expect(await read(disk, at, 2048)).toEqual(raw.subarray(at, at + 2048));
+    expect(ranges).toEqual([0, 16 << 20]);
   });
 });

@@ -26,6 +26,11 @@ export interface ArtifactReader {
   readonly where: string;
   /** What to do when a file is missing. */
   readonly missingHint: string;
+  /**
+   * Reads part of an uncompressed file without reading the rest. Only readers of the user's own files
+   * offer it: those bytes cannot be verified piecewise, and need not be (they are the user's).
+   */
+  readRange?(f: StoredFile, start: number, length: number): Promise<Uint8Array | null>;
 }
 
 export class ArtifactError extends MachineFailure {
@@ -144,6 +149,9 @@ async function verifyChunkList(a: Artifact): Promise<void> {
 /** Disks smaller than this are loaded whole (as v86 SyncBuffers) rather than read on demand. */
 const WHOLE_DISK_LIMIT = 16 << 20;
 
+/** Piece size for disks read by range from the user's own file (an imported ISO or disk image). */
+const RANGE_CHUNK = 1 << 20;
+
 /** Decoded chunks kept in memory per lazy disk; reads past it are fetched (and verified) again. */
 const CHUNK_CACHE_BYTES = 64 << 20;
 
@@ -165,7 +173,20 @@ export function createArtifactLoader(reader: ArtifactReader): ArtifactLoader {
         return { buffer: raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer };
       }
       if (!a.chunks) {
-        throw new ArtifactError('bad-image', `The ${a.role} artifact is ${a.size} bytes but not chunked.`, 'Rebuild the image: disks over 16 MiB are stored in chunks.');
+        const f = storedFileOf(a);
+        if (!reader.readRange || a.compression !== 'none') {
+          // Served whole: it must be read whole to be verified.
+          const raw = await loader.load(a, signal);
+          return { buffer: raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer };
+        }
+        const readRange = reader.readRange.bind(reader);
+        const read = async (i: number) => {
+          const bytes = await readRange(f, i * RANGE_CHUNK, Math.min(RANGE_CHUNK, a.size - i * RANGE_CHUNK));
+          if (!bytes) throw new ArtifactError('missing-artifact', `The ${a.role} (${f.file}) is no longer readable from ${reader.where}.`, reader.missingHint);
+          return bytes;
+        };
+        await read(0);
+        return new LazyDisk(a.size, RANGE_CHUNK, read, (e) => loader.onDiskError?.(e));
       }
       await verifyChunkList(a);
       const files = chunkFilesOf(a);

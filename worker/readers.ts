@@ -25,5 +25,9 @@ export function fileReader(files: Record<string, Blob>): ArtifactReader {
       const blob = files[f.sha256];
       return blob ? new Uint8Array(await blob.arrayBuffer()) : null;
     },
+    async readRange(f, start, length) {
+      const blob = files[f.sha256];
+      return blob ? new Uint8Array(await blob.slice(start, start + length).arrayBuffer()) : null;
+    },
   };
 }
