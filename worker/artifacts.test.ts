@@ -137,7 +137,7 @@ describe('lazy disks', () => {
   it("reads a large unchunked disk from the user's own file by range", async () => {
     const raw = bytes(17 << 20, 5); // over the 16 MiB whole-disk limit
     const sha256 = hex(raw);
-    const reader = fileReader({ [sha256]: new Blob([raw]) });
+    const reader = fileReader({ [sha256]: new Blob([raw as Uint8Array<ArrayBuffer>]) });
     const ranges: number[] = [];
     const counting: ArtifactReader = { ...reader, readRange: (f, start, len) => (ranges.push(start), reader.readRange!(f, start, len)) };
     const disk = (await createArtifactLoader(counting).openDisk({ role: 'cdrom', file: 'x.iso', sha256, size: raw.length, compressedSize: raw.length, compression: 'none' })) as V86DiskBuffer;
