@@ -3,12 +3,14 @@
 
 import type { ArtifactReader } from './artifacts.ts';
 
+/** Files relative to `baseUrl` (the manifest's URL or its folder; relative URLs resolve against the page). */
 export function urlReader(baseUrl: string): ArtifactReader {
+  const base = new URL(baseUrl, globalThis.location?.href);
   return {
-    where: new URL(baseUrl, globalThis.location?.href).href,
+    where: base.href,
     missingHint: 'Check the network connection and that the server still serves this image.',
     async read(f, signal) {
-      const res = await fetch(new URL(f.file, baseUrl), { signal });
+      const res = await fetch(new URL(f.file, base), { signal });
       if (res.status === 404) return null;
       if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
       return new Uint8Array(await res.arrayBuffer());
