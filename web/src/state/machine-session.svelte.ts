@@ -2,20 +2,10 @@
 // stats, screen and controls. Components read its $state fields; the terminal attaches as a SerialPort.
 
 import type { Manifest, ScriptStep } from '../../../images/manifest.ts';
-import { MachineBridge } from '../../../worker/bridge.ts';
+import { MachineBridge, MachineRequestError, type RequestCommand } from '../../../worker/bridge.ts';
 import { listStates, type SavedStateMeta } from '../../../worker/image-store.ts';
-import type {
-  ArtifactSource,
-  BootOptions,
-  Command,
-  KeyPress,
-  MachineError,
-  MachineEvents,
-  MachineStats,
-  PhaseMark,
-  ScreenMode,
-} from '../../../worker/protocol.ts';
-import { type Segment, phaseSegments, timeToReady } from '../lib/phases.ts';
+import type { ArtifactSource, BootOptions, KeyPress, MachineError, MachineEvents, MachineStats, PhaseMark, ScreenMode } from '../../../worker/protocol.ts';
+import { phaseSegments, type Segment } from '../lib/phases.ts';
 import type { SerialPort } from '../lib/serial-addon.ts';
 import { ExpectedError, type UserError } from '../lib/user-error.ts';
 
@@ -32,12 +22,15 @@ export interface BootRequest {
   cmdlineAppend?: string;
 }
 
-/** Serial bytes kept for terminals that attach late (and for the boot log). */
+/** Serial bytes kept for terminals that attach late. */
 const BACKLOG_BYTES = 2 << 20;
-/** Decoded serial text kept for waiting on expected output. */
+/** Decoded serial text kept for waiting on expected output and for the boot log. */
 const TEXT_KEEP = 1 << 20;
 
+/** Errors that mean a bug or a crash (short message, details in the console) rather than a bad image. */
 const UNEXPECTED: MachineError['code'][] = ['internal', 'emulator-crashed', 'worker-crashed', 'bad-message'];
+/** Errors after which the machine is gone. */
+const FATAL: MachineError['code'][] = ['worker-crashed', 'emulator-crashed', 'guest-panic'];
 
 export class MachineSession implements SerialPort {
   status = $state<SessionStatus>('idle');
@@ -56,8 +49,6 @@ export class MachineSession implements SerialPort {
   request = $state.raw<BootRequest | null>(null);
 
   #bridge: MachineBridge | undefined;
-  #nextId = 1;
-  #pending = new Map<number, { resolve: () => void; reject: (e: unknown) => void; type: Command['type'] }>();
   #listeners = new Set<(bytes: Uint8Array) => void>();
   #backlog: Uint8Array[] = [];
   #backlogBytes = 0;
@@ -65,12 +56,11 @@ export class MachineSession implements SerialPort {
   #text = '';
   #textBase = 0;
   #waiters = new Set<() => void>();
+  #readyWaiters = new Set<(mark: PhaseMark | Error) => void>();
   #startedAt = 0;
   #pausedAt = 0;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #screen: OffscreenCanvas | null = null;
-  #scripts = new Map<number, (r: MachineEvents['script-done']) => void>();
-  #readyWaiters = new Set<(mark: PhaseMark | Error) => void>();
 
   constructor(readonly label: string) {}
 
@@ -84,11 +74,7 @@ export class MachineSession implements SerialPort {
     return this.phases.find((p) => p.phase === 'ready');
   }
 
-  get timeToReady(): { at: number; instructions: number } | undefined {
-    return timeToReady(this.phases);
-  }
-
-  /** The serial console as text (recent part, terminal escapes and all). */
+  /** The serial console as text (its recent part). Not reactive: read it when `ready` or a waiter fires. */
   get text(): string {
     return this.#text;
   }
@@ -102,8 +88,7 @@ export class MachineSession implements SerialPort {
   }
 
   sendSerial(bytes: Uint8Array): void {
-    if (this.status !== 'running') return;
-    this.#send({ type: 'serial-in', bytes });
+    if (this.status === 'running') this.#send({ type: 'serial-in', bytes });
   }
 
   /** Types a line on the serial console (with Enter). */
@@ -120,10 +105,9 @@ export class MachineSession implements SerialPort {
     this.#screen = canvas;
     this.#send({ type: 'screen', canvas });
     return () => {
-      if (this.#screen === canvas) {
-        this.#screen = null;
-        this.#send({ type: 'screen', canvas: null });
-      }
+      if (this.#screen !== canvas) return;
+      this.#screen = null;
+      this.#send({ type: 'screen', canvas: null });
     };
   };
 
@@ -137,6 +121,7 @@ export class MachineSession implements SerialPort {
     this.stats = null;
     this.error = null;
     this.progress = null;
+    this.screenMode = null;
     this.now = 0;
     this.#clearConsole();
     this.status = 'loading';
@@ -150,45 +135,45 @@ export class MachineSession implements SerialPort {
     if (req.memoryMB) options.memoryMB = req.memoryMB;
     if (req.restoreStateId) options.restoreStateId = req.restoreStateId;
     if (req.cmdlineAppend) options.cmdlineAppend = req.cmdlineAppend;
-    await this.#request({ type: 'boot', id: this.#id(), options });
+    try {
+      await bridge.request({ type: 'boot', options });
+    } catch (e) {
+      // Replaced by another boot or stopped: not a failure of this one.
+      if (this.#bridge === bridge && bridge.alive) this.status = 'failed';
+      throw this.#asError(e);
+    }
   }
 
-  pause = () => this.#control('pause');
-  resume = () => this.#control('resume');
+  pause = () => this.#control({ type: 'pause' });
+  resume = () => this.#control({ type: 'resume' });
   reset = async () => {
     this.phases = [];
+    this.now = 0;
     this.#startedAt = performance.now();
     this.#clearConsole();
-    await this.#control('reset');
+    await this.#control({ type: 'reset' });
+    this.#startTicker();
   };
 
   /** Stops the machine and ends its worker (frees its memory). */
   stop = async (): Promise<void> => {
-    if (!this.#bridge) return;
-    try {
-      await this.#request({ type: 'stop', id: this.#id() });
-    } catch {
-      // Stopping a broken machine: terminating the worker below is what matters.
-    }
+    const bridge = this.#bridge;
+    if (!bridge) return;
+    await bridge.request({ type: 'stop' }).catch(() => undefined); // a broken machine: terminating is what matters
     this.#teardown();
     this.status = 'stopped';
   };
 
   /** Saves the machine's state in this browser. */
   save = async (label?: string): Promise<void> => {
+    if (!this.#bridge) return;
     this.busy = 'Saving state…';
     try {
-      const id = this.#id();
-      const saved = new Promise<MachineEvents['state-saved']>((resolve) => {
-        const off = this.#bridge?.on('state-saved', (s) => {
-          if (s.id !== id) return;
-          off?.();
-          resolve(s);
-        });
-      });
-      await this.#request({ type: 'save-state', id, target: 'store', prepare: true, ...(label ? { label } : {}) });
-      this.lastSave = await saved;
+      const saved = await this.#bridge.request({ type: 'save-state', target: 'store', prepare: true, ...(label ? { label } : {}) });
+      this.lastSave = (saved as MachineEvents['state-saved'] | undefined) ?? null;
       await this.refreshStates();
+    } catch (e) {
+      console.warn('save-state failed', e); // the error event shows it
     } finally {
       this.busy = null;
     }
@@ -198,21 +183,18 @@ export class MachineSession implements SerialPort {
   restore = async (stateId: string): Promise<void> => {
     const req = this.request;
     if (!req) return;
-    await this.boot({ ...req, restoreStateId: stateId, source: req.source });
+    await this.boot({ ...req, restoreStateId: stateId }).catch(() => undefined); // shown via `error`
   };
 
   async refreshStates(): Promise<void> {
     const name = this.request?.manifest.name;
-    if (!name) return;
-    this.savedStates = await listStates(name).catch(() => []);
+    if (name) this.savedStates = await listStates(name).catch(() => []);
   }
 
   /** Runs a script in the worker: each line typed once the previous line's expected text appeared. */
   async runScript(steps: ScriptStep[]): Promise<MachineEvents['script-done']> {
-    const id = this.#id();
-    const done = new Promise<MachineEvents['script-done']>((resolve) => this.#scripts.set(id, resolve));
-    await this.#request({ type: 'run-script', id, steps });
-    return done;
+    if (!this.#bridge) throw new ExpectedError('The machine is not running.', 'Boot it first.');
+    return (await this.#bridge.request({ type: 'run-script', steps })) as MachineEvents['script-done'];
   }
 
   /**
@@ -230,12 +212,10 @@ export class MachineSession implements SerialPort {
           if (nl < 0) return false;
           start = nl + 1;
         }
-        if (this.#text.indexOf(text, start) >= 0) {
-          finish();
-          resolve();
-          return true;
-        }
-        return false;
+        if (this.#text.indexOf(text, start) < 0) return false;
+        finish();
+        resolve();
+        return true;
       };
       const timer = setTimeout(() => {
         finish();
@@ -289,82 +269,86 @@ export class MachineSession implements SerialPort {
   dispose(): void {
     this.#teardown();
     this.#listeners.clear();
+    if (this.status !== 'idle') this.status = 'stopped';
   }
 
   // ---- internals ----
 
-  #id(): number {
-    return this.#nextId++;
-  }
-
-  #send(cmd: Command): void {
-    this.#bridge?.send(cmd);
-  }
-
-  #request(cmd: Command & { id: number }): Promise<void> {
-    if (!this.#bridge) return Promise.reject(new ExpectedError('The machine is not running.', 'Boot it first.'));
-    return new Promise((resolve, reject) => {
-      this.#pending.set(cmd.id, { resolve, reject, type: cmd.type });
-      this.#send(cmd);
-    });
-  }
-
-  async #control(type: 'pause' | 'resume' | 'reset'): Promise<void> {
+  #send(cmd: Parameters<MachineBridge['send']>[0]): void {
     try {
-      await this.#request({ type, id: this.#id() });
+      this.#bridge?.send(cmd);
     } catch (e) {
-      // The error event already reported it.
-      console.warn(`${type} failed`, e);
+      // The worker is gone (the crash was reported as an error event).
+      console.warn(`${cmd.type}: ${(e as Error).message}`);
     }
   }
 
-  #wire(bridge: MachineBridge): void {
-    bridge.on('serial-out', (bytes) => this.#serial(bytes));
-    bridge.on('phase', (mark) => {
-      if (mark.phase === 'restored') {
-        this.#startedAt = performance.now();
-      }
-      this.phases = [...this.phases, mark];
-      if (mark.phase !== 'load') this.now = Math.max(this.now, mark.at);
-      if (mark.phase === 'ready') for (const w of [...this.#readyWaiters]) w(mark);
-    });
-    bridge.on('stats', (s) => {
-      this.stats = s;
-    });
-    bridge.on('progress', (p) => {
-      this.progress = p.done >= p.total ? null : p;
-    });
-    bridge.on('screen-mode', (m) => {
-      this.screenMode = m;
-    });
-    bridge.on('state', ({ status }) => {
-      const was = this.status;
-      if (status === 'running' && was === 'loading') this.#started();
-      if (status === 'paused') this.#pausedAt = performance.now();
-      if (status === 'running' && was === 'paused' && this.#pausedAt) this.#startedAt += performance.now() - this.#pausedAt;
-      if (this.status !== 'failed' || status !== 'stopped') this.status = status === 'idle' ? 'idle' : status;
-      if (status === 'stopped') this.#stopTicker();
-    });
-    bridge.on('script-done', (r) => {
-      this.#scripts.get(r.id)?.(r);
-      this.#scripts.delete(r.id);
-    });
-    bridge.on('done', ({ id }) => {
-      this.#pending.get(id)?.resolve();
-      this.#pending.delete(id);
-    });
-    bridge.on('error', (e) => this.#error(e));
+  async #control(cmd: RequestCommand): Promise<void> {
+    try {
+      await this.#bridge?.request(cmd);
+    } catch (e) {
+      console.warn(`${cmd.type} failed`, e); // the error event already reported it
+    }
   }
 
-  #started(): void {
-    this.#startedAt = performance.now();
-    this.progress = null;
+  #asError(e: unknown): unknown {
+    if (e instanceof MachineRequestError) {
+      if (e.error.code === 'not-running') return new DOMException('machine replaced', 'AbortError');
+      return new ExpectedError(e.error.message, e.error.hint, { cause: e });
+    }
+    return e;
+  }
+
+  #wire(bridge: MachineBridge): void {
+    const mine = () => this.#bridge === bridge;
+    bridge.on('serial-out', (bytes) => mine() && this.#serial(bytes));
+    bridge.on('phase', (mark) => {
+      if (!mine()) return;
+      this.phases = [...this.phases, mark];
+      if (mark.phase !== 'load' && mark.phase !== 'restored') this.now = Math.max(this.now, mark.at);
+      if (mark.phase === 'ready') for (const w of [...this.#readyWaiters]) w(mark);
+      if (mark.phase === 'restored') {
+        // The guest does not print anything on its own after a restore: say what happened.
+        const meta = this.savedStates.find((st) => st.id === this.request?.restoreStateId);
+        const when = meta ? ` saved ${new Date(meta.createdAt).toLocaleString()}` : '';
+        this.#echo(`\x1b[2m[whittle] Restored the state${when} in ${mark.at} ms. Press Enter for a prompt.\x1b[0m\r\n`);
+      }
+    });
+    bridge.on('stats', (s) => {
+      if (mine()) this.stats = s;
+    });
+    bridge.on('progress', (p) => {
+      if (mine()) this.progress = p.done >= p.total ? null : p;
+    });
+    bridge.on('screen-mode', (m) => {
+      if (mine()) this.screenMode = m;
+    });
+    bridge.on('state', ({ status }) => {
+      if (!mine()) return;
+      const was = this.status;
+      if (status === 'running' && was === 'loading') {
+        this.#startedAt = performance.now();
+        this.progress = null;
+        this.#startTicker();
+      }
+      if (status === 'paused') this.#pausedAt = performance.now();
+      if (status === 'running' && was === 'paused' && this.#pausedAt) this.#startedAt += performance.now() - this.#pausedAt;
+      if (status === 'stopped') this.#stopTicker();
+      // A failed machine stays "failed" when its worker then stops.
+      if (!(was === 'failed' && status === 'stopped')) this.status = status;
+    });
+    bridge.on('error', (e) => {
+      if (mine()) this.#error(e);
+    });
+  }
+
+  #startTicker(): void {
     this.#stopTicker();
     // A restored machine has no boot to time.
     if (this.request?.restoreStateId) return;
     this.#ticker = setInterval(() => {
-      if (this.status === 'running' && !this.ready) this.now = Math.max(this.now, performance.now() - this.#startedAt);
-      if (this.ready) this.#stopTicker();
+      if (this.ready) return this.#stopTicker();
+      if (this.status === 'running') this.now = Math.max(this.now, performance.now() - this.#startedAt);
     }, 100);
   }
 
@@ -375,21 +359,13 @@ export class MachineSession implements SerialPort {
 
   #error(e: MachineError): void {
     const unexpected = UNEXPECTED.includes(e.code);
-    if (e.detail) console.error(`[${this.label}] ${e.code}: ${e.message}\n${e.detail}`);
-    else if (unexpected) console.error(`[${this.label}] ${e.code}: ${e.message}`);
-    const user: UserError = { message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(unexpected ? { unexpected } : {}) };
-    const pending = e.id !== undefined ? this.#pending.get(e.id) : undefined;
-    if (pending) {
-      this.#pending.delete(e.id!);
-      pending.reject(Object.assign(new ExpectedError(e.message, e.hint), { code: e.code }));
-      // A failed boot leaves no machine; a failed control leaves it as it was.
-      if (pending.type === 'boot') this.status = 'failed';
+    if (e.detail || unexpected) console.error(`[${this.label}] ${e.code}: ${e.message}${e.detail ? `\n${e.detail}` : ''}`);
+    this.error = { message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(unexpected ? { unexpected } : {}) };
+    if (FATAL.includes(e.code)) {
+      this.status = 'failed';
+      this.#stopTicker();
     }
-    if (e.code === 'worker-crashed' || e.code === 'emulator-crashed' || e.code === 'guest-panic' || e.code === 'guest-unresponsive') {
-      if (e.code !== 'guest-unresponsive') this.status = 'failed';
-    }
-    this.error = user;
-    if (this.status === 'failed') for (const w of [...this.#readyWaiters]) w(new ExpectedError(e.message, e.hint));
+    if (this.status === 'failed' || this.status === 'loading') for (const w of [...this.#readyWaiters]) w(new ExpectedError(e.message, e.hint));
     // The terminal shows what went wrong where the user is looking.
     this.#echo(`\r\n\x1b[1;31m[whittle] ${e.message}\x1b[0m${e.hint ? `\r\n\x1b[2m${e.hint}\x1b[0m` : ''}\r\n`);
   }
@@ -418,18 +394,17 @@ export class MachineSession implements SerialPort {
     this.#backlogBytes = 0;
     this.#textBase += this.#text.length;
     this.#text = '';
+    this.#decoder = new TextDecoder();
     // Clear attached terminals too (ESC c: full reset).
     for (const l of this.#listeners) l(new TextEncoder().encode('\x1bc'));
   }
 
   #teardown(): void {
     this.#stopTicker();
-    for (const [, p] of this.#pending) p.reject(new DOMException('machine replaced', 'AbortError'));
-    this.#pending.clear();
-    for (const w of [...this.#readyWaiters]) w(new DOMException('machine replaced', 'AbortError'));
-    this.#scripts.clear();
-    this.#bridge?.terminate();
+    const bridge = this.#bridge;
     this.#bridge = undefined;
+    bridge?.terminate();
     this.#screen = null;
+    for (const w of [...this.#readyWaiters]) w(new DOMException('machine replaced', 'AbortError'));
   }
 }
