@@ -392,7 +392,7 @@ export class Machine {
     }
     vga.complete_redraw();
     // Graphics frames need ImageData (browsers only); without a canvas nothing asks for them.
-    screen.setFramebufferSource(typeof ImageData === 'undefined' ? null : () => vga.screen_fill_buffer());
+    screen.setFramebufferSource(typeof ImageData === 'undefined' ? null : { fill: () => vga.screen_fill_buffer(), redrawAll: () => vga.complete_redraw() });
   }
 
   #run(emulator: Emulator, restored: boolean): void {

@@ -68,12 +68,15 @@ export class CanvasScreen {
   #reported = '';
   /** Renders the framebuffer in graphics mode (v86's `vga.screen_fill_buffer`), set once attached. */
   #fillBuffer: (() => void) | null = null;
+  /** Marks the whole framebuffer changed (v86's `vga.complete_redraw`), for a canvas attached late. */
+  #redrawAll: (() => void) | null = null;
 
   constructor(private readonly onMode: (m: ScreenModeChange) => void) {}
 
   /** Joins the VGA device's framebuffer renderer; null when the machine goes away. */
-  setFramebufferSource(fill: (() => void) | null): void {
-    this.#fillBuffer = fill;
+  setFramebufferSource(source: { fill: () => void; redrawAll: () => void } | null): void {
+    this.#fillBuffer = source?.fill ?? null;
+    this.#redrawAll = source?.redrawAll ?? null;
     this.#schedule();
   }
 
@@ -81,7 +84,10 @@ export class CanvasScreen {
   setCanvas(canvas: OffscreenCanvas | null): void {
     this.#canvas = canvas;
     this.#ctx = canvas ? canvas.getContext('2d', { alpha: false }) : null;
-    if (this.#ctx) this.#resizeCanvas();
+    if (this.#ctx) {
+      this.#resizeCanvas();
+      if (this.#graphical) this.#redrawAll?.();
+    }
     this.#schedule();
   }
 
@@ -172,7 +178,7 @@ export class CanvasScreen {
   dispose(): void {
     clearTimeout(this.#modeTimer);
     this.#running = false;
-    this.#fillBuffer = null;
+    this.#fillBuffer = this.#redrawAll = null;
     this.#schedule();
   }
 
