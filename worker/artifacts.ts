@@ -41,6 +41,10 @@ export class ArtifactError extends MachineFailure {
 }
 
 export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  if (!globalThis.crypto?.subtle) {
+    // Web Crypto exists only in secure contexts (https, localhost).
+    throw new MachineFailure('bad-image', 'This page cannot verify images: the browser offers no Web Crypto here.', 'Open the lab over https (or on localhost).');
+  }
   const data = typeof bytes === 'string' ? new TextEncoder().encode(bytes) : bytes;
   const digest = await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');

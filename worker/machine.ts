@@ -785,7 +785,7 @@ export class Machine {
     const ms = Math.round(performance.now() - t);
     const m = this.options.manifest;
     const meta: SavedStateMeta = {
-      id: crypto.randomUUID(),
+      id: stateId(),
       image: m.name,
       artifacts: m.artifacts.map((a) => a.sha256),
       memoryMB: this.#memoryBytes / MiB,
@@ -811,6 +811,11 @@ async function destroyEmulator(e: Emulator): Promise<void> {
   } catch {
     // Half-started or crashed emulators may fail to tear down; drop the references regardless.
   }
+}
+
+/** A random id (crypto.randomUUID needs a secure context; getRandomValues does not). */
+function stateId(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function latin1OfUtf8(s: string): string {
