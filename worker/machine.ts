@@ -42,6 +42,8 @@ interface V86Internals {
       cr: Int32Array;
       in_hlt: Uint8Array;
       flags: Int32Array;
+      /** Called from inside the main loop after every ~100k instructions (src/rust/cpu/cpu.rs). */
+      run_hardware_timers(acpi: boolean, now: number): number;
     };
   };
   cpu_is_running: boolean;
@@ -90,8 +92,8 @@ const LOAD_TIMEOUT_MS = 60_000;
 /** Where v86 loads an initrd in guest memory (src/kernel.js). */
 const INITRD_ADDRESS = 64 * MiB;
 
-/** Lines a bootloader may print on the serial console before the kernel does (not the kernel's first line). */
-const BOOTLOADER_LINE = /^\s*$|^(Loading (Linux|initial ramdisk)|Booting|SeaBIOS|iPXE|GRUB|Welcome to GRUB|Press any key|Probing EDD)/i;
+/** A kernel console line: printk's timestamp, or the banner of a kernel printing without timestamps. */
+const KERNEL_LINE = /^\s*\[\s*\d+\.\d+\]|Linux version \d/;
 const RUN_INIT = /Run \S+ as init process/;
 const PANIC = /Kernel panic - not syncing/;
 
@@ -343,12 +345,9 @@ export class Machine {
         tick.call(core);
       } catch (e) {
         this.#crash(e);
-        return;
       }
-      // Sampled once per slice of guest time: cheap, and precise to a few milliseconds.
-      if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) this.#pagingSeen = this.#mark();
-      if (!this.#userSeen && this.#pagingSeen && cpu.cpl[0] === 3) this.#userSeen = this.#mark();
     };
+    this.#watchCpu(cpu);
 
     emulator.add_listener('serial0-output-byte', (b) => this.#onSerialByte(b));
     emulator.add_listener('virtio-console0-output-bytes', (bytes) => this.#emit('virtio-out', bytes.slice()));
@@ -359,6 +358,24 @@ export class Machine {
       this.#fsRead += bytes;
     });
     this.#attachScreen(emulator);
+  }
+
+  /**
+   * Watches for the kernel taking over (paging switched on) and for the first user-mode code (init),
+   * for kernels that print neither (`quiet`). v86 calls run_hardware_timers from inside its main loop
+   * every ~100k guest instructions, so sampling there sees even a short-lived init; the hook goes
+   * away once both are seen.
+   */
+  #watchCpu(cpu: NonNullable<V86Internals['v86']>['cpu']): void {
+    const timers = cpu.run_hardware_timers;
+    cpu.run_hardware_timers = (acpi, now) => {
+      if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) this.#pagingSeen = this.#mark();
+      if (this.#pagingSeen && !this.#userSeen && cpu.cpl[0] === 3) {
+        this.#userSeen = this.#mark();
+        cpu.run_hardware_timers = timers;
+      }
+      return timers.call(cpu, acpi, now);
+    };
   }
 
   /**
@@ -435,12 +452,12 @@ export class Machine {
     return { at: Math.round(this.#elapsed()), instructions: this.#instructions() };
   }
 
-  #markPhase(phase: BootPhaseName, m: Mark = this.#mark()): void {
+  #markPhase(phase: BootPhaseName, m: Mark = this.#mark(), detectedBy?: PhaseMark['detectedBy']): void {
     if (this.#marks.has(phase)) return;
     this.#marks.set(phase, m);
     // The console text that led to this mark goes out before the mark does.
     this.#flush();
-    const mark: PhaseMark = { phase, ...m };
+    const mark: PhaseMark = { phase, ...m, ...(detectedBy ? { detectedBy } : {}) };
     this.#emit('phase', mark);
   }
 
@@ -464,13 +481,13 @@ export class Machine {
     if (!this.#marks.has('ready')) {
       this.#tail = (this.#tail + String.fromCharCode(b)).slice(-256);
       if (!this.#marks.has('userspace') && this.#tail.endsWith(this.#readyMarker)) this.#onReadyMarker();
-      else if (this.#appMarker && this.#marks.has('userspace') && this.#tail.endsWith(this.#appMarker)) this.#markPhase('ready');
+      else if (this.#appMarker && this.#marks.has('userspace') && this.#tail.endsWith(this.#appMarker)) this.#markPhase('ready', this.#mark(), 'console');
     }
   }
 
   #onLine(line: string): void {
-    if (!this.#marks.has('firmware') && !BOOTLOADER_LINE.test(line)) this.#markPhase('firmware');
-    if (!this.#marks.has('kernel') && RUN_INIT.test(line)) this.#markPhase('kernel');
+    if (!this.#marks.has('firmware') && KERNEL_LINE.test(line)) this.#markPhase('firmware', this.#mark(), 'console');
+    if (!this.#marks.has('kernel') && RUN_INIT.test(line)) this.#markPhase('kernel', this.#mark(), 'console');
     if (PANIC.test(line)) {
       this.#emit('error', { code: 'guest-panic', message: `The guest kernel panicked: ${line.trim()}`, hint: 'Read the console for the cause; reset the machine to boot again.' });
     }
@@ -480,11 +497,11 @@ export class Machine {
     const now = this.#mark();
     // Kernels booted with `quiet` print neither their banner nor "Run /init": fall back to what the
     // CPU showed (paging on: the decompressed kernel runs; first user-mode code: init runs).
-    if (!this.#marks.has('firmware')) this.#markPhase('firmware', this.#pagingSeen ?? now);
-    if (!this.#marks.has('kernel')) this.#markPhase('kernel', this.#userSeen ?? now);
-    this.#markPhase('userspace', now);
+    if (!this.#marks.has('firmware')) this.#markPhase('firmware', this.#pagingSeen ?? now, 'cpu');
+    if (!this.#marks.has('kernel')) this.#markPhase('kernel', this.#userSeen ?? now, 'cpu');
+    this.#markPhase('userspace', now, 'console');
     if (!this.#appMarker) {
-      this.#markPhase('ready', now);
+      this.#markPhase('ready', now, 'console');
       return;
     }
     const app = this.options.manifest.apps?.find((a) => a.name === this.options.app);

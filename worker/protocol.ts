@@ -98,6 +98,11 @@ export interface PhaseMark {
   at: number;
   /** Guest instructions retired since the machine started. */
   instructions: number;
+  /**
+   * How the moment was found: a console line (the kernel's banner, "Run /init", the ready marker), or
+   * the CPU (paging switched on, first user-mode code) for kernels booted `quiet`.
+   */
+  detectedBy?: 'console' | 'cpu';
 }
 
 export interface MachineStats {
