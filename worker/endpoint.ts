@@ -91,7 +91,7 @@ export class MachineEndpoint {
         await this.#current().resume();
         break;
       case 'reset':
-        this.#current().reset();
+        await this.#current().reset();
         break;
       case 'stop':
         if (this.#machine && this.#machine.status !== 'stopped') await this.#machine.stop();

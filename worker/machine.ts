@@ -153,6 +153,7 @@ export class Machine {
   #marks = new Map<BootPhaseName, Mark>();
   #pagingSeen: Mark | undefined;
   #userSeen: Mark | undefined;
+  #cpuWatched = false;
   #readyMarker = '';
   #appMarker: string | undefined;
   #stallReported = false;
@@ -167,6 +168,9 @@ export class Machine {
   #hungReported = false;
 
   #scripts: Promise<unknown> = Promise.resolve();
+  /** The loaded artifacts as v86 options, kept for a reset. */
+  #settings: V86Options | undefined;
+  #restored = false;
 
   constructor(
     private readonly env: MachineEnv,
@@ -211,6 +215,8 @@ export class Machine {
     const { manifest } = this.options;
     const restoring = this.options.restoreState !== undefined || this.options.restoreStateId !== undefined;
     const settings = await this.#loadArtifacts(manifest, restoring);
+    this.#settings = settings;
+    this.#restored = restoring;
     const state = restoring ? await this.#loadState() : undefined;
     if (this.#ended) return;
     this.#emit('phase', { phase: 'load', at: Math.round(performance.now() - loadStart), instructions: 0 });
@@ -367,12 +373,15 @@ export class Machine {
    * away once both are seen.
    */
   #watchCpu(cpu: NonNullable<V86Internals['v86']>['cpu']): void {
+    if (this.#cpuWatched) return;
+    this.#cpuWatched = true;
     const timers = cpu.run_hardware_timers;
     cpu.run_hardware_timers = (acpi, now) => {
       if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) this.#pagingSeen = this.#mark();
       if (this.#pagingSeen && !this.#userSeen && cpu.cpl[0] === 3) {
         this.#userSeen = this.#mark();
         cpu.run_hardware_timers = timers;
+        this.#cpuWatched = false;
       }
       return timers.call(cpu, acpi, now);
     };
@@ -665,21 +674,41 @@ export class Machine {
     this.#setStatus('running');
   }
 
-  /** Reboots the guest (like the reset button); boot phases are measured again. */
-  reset(): void {
-    const e = this.#running();
-    e.restart();
+  /**
+   * Power-cycles the machine: a new v86 instance from the same (already loaded) artifacts, so boot
+   * phases are measured again. (v86's own restart() leaves a Linux booted from bzImage in a state its
+   * CPU cannot handle: "Unimplemented: #GP handler", a wasm trap.) Disk writes are kept, as on a PC.
+   */
+  async reset(): Promise<void> {
+    const old = this.#running();
+    this.#flush();
+    this.#emulator = undefined;
+    clearInterval(this.#statsTimer);
+    this.screen.setFramebufferSource(null);
+    this.#setStatus('loading');
+    await destroyEmulator(old);
+    if (this.#restored || !this.#settings) {
+      // A restored machine never loaded its kernel and initrd (its disks, and what was written to them, stay).
+      const fresh = await this.#loadArtifacts(this.options.manifest, false);
+      this.#settings = { ...fresh, ...(this.#settings?.hda ? { hda: this.#settings.hda } : {}), ...(this.#settings?.cdrom ? { cdrom: this.#settings.cdrom } : {}) };
+      this.#restored = false;
+    }
+    if (this.#ended) return;
+    const emulator = await this.#createEmulator(this.#settings, await this.env.v86Module());
+    if (this.#ended) {
+      await destroyEmulator(emulator);
+      return;
+    }
     this.#marks.clear();
     this.#pagingSeen = this.#userSeen = undefined;
+    this.#cpuWatched = false;
     this.#tail = '';
     this.#line.length = 0;
-    this.#stallReported = false;
-    this.#t0 = performance.now();
+    this.#stallReported = this.#hungReported = false;
     this.#pausedTotal = 0;
-    this.#instructions();
-    this.#instrTotal = 0;
-    this.#lastOutputAt = this.#t0;
-    this.#lastProgress = { t: this.#t0, instr: 0 };
+    this.#emulator = emulator;
+    this.#hook(emulator);
+    this.#run(emulator, false);
   }
 
   /** Stops and frees the emulator; nothing is emitted after the final `stopped` state. */

@@ -107,6 +107,31 @@ describe('machine: shell appliance', () => {
     );
   });
 
+  it('pauses (the guest stops running), resumes, and resets into a fresh, timed boot', async () => {
+    const m = await bootImage(SHELL);
+    machines.push(m);
+    await m.ready(READY_MS);
+    await m.pause();
+    expect(m.status).toBe<MachineStatus>('paused');
+    const stats: { instructions: number; running: boolean }[] = [];
+    const off = m.on('stats', (st) => stats.push(st));
+    await expect.poll(() => stats.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    expect(stats.every((st) => !st.running)).toBe(true);
+    expect(stats.at(-1)!.instructions).toBe(stats[0].instructions);
+    off();
+    m.type('echo while paused');
+    await m.resume();
+    await m.waitFor(line('while paused'));
+
+    await m.reset();
+    const again = await m.ready(READY_MS);
+    expect(m.phases.map((p) => p.phase)).toEqual(['firmware', 'kernel', 'userspace', 'ready']);
+    expect(again.instructions).toBeGreaterThan(1_000_000);
+    m.type('echo after reset');
+    await m.waitFor(line('after reset'));
+    await m.stop();
+  });
+
   /** Damages one file of a copy of the image; each case must be refused before the machine runs. */
   const damaged: { name: string; code: string; message: RegExp; damage: (dir: string) => Promise<void> }[] = [
     {
