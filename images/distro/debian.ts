@@ -260,6 +260,12 @@ async function configureTwin(ctx: Context): Promise<void> {
   // mmdebstrap copies the build host's resolv.conf; the twin has no network.
   await rm(join(etc, 'resolv.conf'), { force: true });
   if ((await readFile(join(etc, 'fstab'), 'utf8')) !== TWIN_FSTAB) fail('/etc/fstab changed during the install');
+  // Debian's 90 s start and device timeouts assume real hardware; in an emulator on a busy host, udev's
+  // coldplug can take longer than that to announce /dev/ttyS0, and the serial getty then never starts
+  // (seen: "Timed out waiting for device dev-ttyS0.device", journald and redis failing). Longer timeouts
+  // change nothing when the boot is fast (a timeout is only a limit).
+  await mkdir(join(etc, 'systemd', 'system.conf.d'), { recursive: true });
+  await writeFile(join(etc, 'systemd', 'system.conf.d', 'emulator-timeouts.conf'), '[Manager]\nDefaultTimeoutStartSec=15min\nDefaultDeviceTimeoutSec=15min\n');
   const dropIn = join(etc, 'systemd', 'system', 'serial-getty@ttyS0.service.d');
   await mkdir(dropIn, { recursive: true });
   // Debian's serial-getty@.service line with --autologin: agetty runs `login -f root`, no password asked.
