@@ -1,13 +1,27 @@
 // Importing a file that is not an image: a clear message, and the library stays as it was.
 
+import { decompress, init } from '@bokuweb/zstd-wasm';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer } from './harness.ts';
+import type { Manifest } from '../../images/manifest.ts';
+import { IMAGES, type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines, typeInTerminal } from './harness.ts';
+
+/** An artifact of a built image as the guest sees it (decompressed). */
+async function rawArtifact(m: Manifest, role: 'kernel' | 'initrd'): Promise<Buffer> {
+  const a = m.artifacts.find((x) => x.role === role)!;
+  const stored = await readFile(join(IMAGES, m.name, a.file!));
+  if (a.compression === 'none') return stored;
+  await init();
+  return Buffer.from(decompress(stored));
+}
 
 describe('import', () => {
   let lab: Lab;
+  let shell: Manifest;
 
   beforeAll(async () => {
-    await requireImage('shell');
+    shell = await requireImage('shell');
     lab = await openLab();
   });
   afterAll(async () => {
@@ -52,5 +66,27 @@ describe('import', () => {
         }),
     );
     expect(stored).toBe(0);
+  });
+
+  it("imports a kernel and initrd (shell's own), stores them by hash and boots them", async () => {
+    const { page, url } = lab;
+    await page.goto(`${url}#/import`);
+    await page.getByTestId('import-input').setInputFiles([
+      { name: 'bzImage', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'kernel') },
+      { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'initrd') },
+    ]);
+    await page.getByText('Linux kernel (bzImage)').waitFor();
+    await page.getByText('initrd (uncompressed cpio)').waitFor();
+    await page.getByLabel('Name').fill('my-kernel');
+    await page.getByLabel('Kernel command line').fill(shell.cmdline ?? 'console=ttyS0');
+    await page.getByLabel(/Ready when/).fill(shell.readyMarker);
+    await screenshot(page, 'import-recognised');
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    await page.getByRole('link', { name: 'Boot it' }).click();
+    await pollFor('the imported kernel to reach its prompt', () => page.locator('[data-status="ready"]').count(), 120_000);
+    await typeInTerminal(page, 'my-kernel', 'echo imported');
+    await pollFor('"imported" on its own line', async () => (await terminalLines(page, 'my-kernel')).some((l) => l.trim() === 'imported'));
+    await page.goto(`${url}#/library`);
+    await page.locator('[data-image="my-kernel"] [data-stored="yes"]').waitFor();
   });
 });

@@ -9,8 +9,8 @@ import type { ImageEntry, Library } from './library.svelte.ts';
 import { MachineSession } from './machine-session.svelte.ts';
 import { machines } from './machines.svelte.ts';
 
-/** A full distro boots in about a minute in v86; give slow hosts room. */
-const READY_TIMEOUT_MS = 300_000;
+/** A full distro boots in about a minute and a half in v86 on an idle host; give busy hosts room. */
+const READY_TIMEOUT_MS = 600_000;
 
 export class Lane {
   readonly session: MachineSession;
