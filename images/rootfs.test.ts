@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readElf } from './elf.ts';
 import { busyboxApplets } from './busybox.ts';
-import { initScript } from './init.ts';
+import { initScript, inittab } from './init.ts';
 import { parseRecipe } from './recipe.ts';
 import { RootTree, trim } from './rootfs.ts';
 
@@ -144,6 +144,7 @@ describe('recipes and init', () => {
     expect(s).toContain('mount -t devtmpfs dev /dev');
     expect(s).toContain('ip link set lo up');
     expect(s).toContain('srv --flag &');
-    expect(s).toMatch(/while :; do\n {2}setsid cttyhack sh\n/);
+    expect(s.trimEnd().endsWith('exec /bin/busybox init')).toBe(true);
+    expect(inittab(base)).toContain(`ttyS0::respawn:/bin/sh -c '. /etc/whittle/env; cd /root; exec sh'`);
   });
 });
