@@ -101,7 +101,15 @@ export async function storeFiles(
     });
     any.throwIfAborted();
     onProgress({ ...p, stage: 'verify' });
-    await verifyStoredFile(f, bytes, f.file, url);
+    try {
+      await verifyStoredFile(f, bytes, f.file, url);
+    } catch (e) {
+      throw new ExpectedError(
+        `${f.file} from ${new URL(url).host} does not match the image's manifest (its sha256 differs), so it was refused and not stored.`,
+        "Try again; if it keeps failing, the server's copy is damaged or from another build: rebuild the image (npm run images) and reload.",
+        { cause: e },
+      );
+    }
     any.throwIfAborted();
     onProgress({ ...p, stage: 'write' });
     await putArtifact(f.sha256, bytes);

@@ -28,12 +28,19 @@ export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
 
+/** worker/errors.ts's MachineFailure, recognised by shape (the page imports no value from that module). */
+function isMachineFailure(e: unknown): e is Error & { code: string; hint?: string } {
+  return e instanceof Error && e.name !== 'Error' && typeof (e as { code?: unknown }).code === 'string' && 'hint' in e;
+}
+
 /** Turns anything thrown into what the page shows; null for a cancellation. `doing` names the action. */
 export function toUserError(e: unknown, doing: string): UserError | null {
   if (isAbort(e)) return null;
   if (e instanceof ExpectedError || e instanceof ShareLinkError || e instanceof ImportError) {
     return { message: e.message, hint: e.hint };
   }
+  // The worker's own failures (hash mismatch, missing artifact, storage): already written for users.
+  if (isMachineFailure(e)) return { message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
   if (e instanceof ManifestError) {
     return { message: `${doing}: ${e.message}.`, hint: 'The image was built by another version of Whittle: rebuild it with `npm run images`.' };
   }
