@@ -15,7 +15,7 @@ export function busyboxApplets(binary: Uint8Array): string[] {
     while (end < binary.length && binary[end] !== 0) end++;
     if (end === off) break;
     const name = dec.decode(binary.subarray(off, end));
-    if (!/^[\w.[\-]+$/.test(name)) break;
+    if (!/^[\w.[-]+$/.test(name)) break;
     names.push(name);
     off = end + 1;
   }

@@ -60,7 +60,7 @@ describe('openArchive', () => {
   });
 
   it('fetches Packages.xz by hash when the archive offers it, and falls back to the name', async () => {
-    const { archive, server, open } = await setup({ byHash: true });
+    const { server, open } = await setup({ byHash: true });
     await open();
     expect(server.requests[1]).toMatch(/^GET \/dists\/bookworm\/main\/binary-i386\/by-hash\/SHA256\/[0-9a-f]{64}$/);
     const second = await setup({ byHash: true });
