@@ -6,6 +6,7 @@ import { type ResultRow, resultRow, type RunResult } from '../lib/compare-result
 import { phaseSegments } from '../lib/phases.ts';
 import { isAbort, toUserError, type UserError } from '../lib/user-error.ts';
 import type { ImageEntry, Library } from './library.svelte.ts';
+import { registerActivity, takeOver } from './activity.ts';
 import { MachineSession } from './machine-session.svelte.ts';
 import { machines } from './machines.svelte.ts';
 
@@ -75,8 +76,7 @@ export class Compare {
   /** Boots every lane at once, `runs` times; stops early on cancel. */
   async start(runs: number): Promise<void> {
     if (this.running || this.lanes.length === 0) return;
-    // Each emulated PC is heavy: stop the machine view's machine while racing.
-    await machines.current?.stop();
+    takeOver('compare');
     this.runsWanted = runs;
     this.running = true;
     this.error = null;
@@ -130,3 +130,4 @@ export class Compare {
 }
 
 export const compare = new Compare();
+registerActivity('compare', () => compare.stop());

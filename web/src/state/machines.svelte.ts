@@ -2,6 +2,7 @@
 // at other views, so coming back finds it where it was and Inspect can read its boot log.
 
 import { untrack } from 'svelte';
+import { registerActivity } from './activity.ts';
 import { MachineSession } from './machine-session.svelte.ts';
 
 class Machines {
@@ -25,3 +26,4 @@ class Machines {
 }
 
 export const machines = new Machines();
+registerActivity('machine', () => void machines.current?.stop());

@@ -9,7 +9,7 @@ import { decodeShare, type Share, type SharedImage } from '../lib/share-link.ts'
 import { ExpectedError, isAbort, toUserError, type UserError } from '../lib/user-error.ts';
 import type { ImageEntry, Library } from './library.svelte.ts';
 import { MachineSession } from './machine-session.svelte.ts';
-import { machines } from './machines.svelte.ts';
+import { registerActivity, takeOver } from './activity.ts';
 
 export type StepState = 'waiting' | 'typing' | 'ok' | 'failed';
 
@@ -26,6 +26,10 @@ export class SharedLane {
     this.steps = Array.from({ length: stepCount }, () => 'waiting');
   }
 }
+
+/** The shared demo being shown, so another activity can stop its machines. */
+let activeRun: SharedRun | undefined;
+registerActivity('share', () => activeRun?.cancel());
 
 export type Stage = 'decoding' | 'finding' | 'storing' | 'booting' | 'replaying' | 'done' | 'failed';
 
@@ -48,8 +52,8 @@ export class SharedRun {
       const found = [];
       for (const pin of this.share.images) found.push(await this.#find(pin, library));
       signal.throwIfAborted();
-      // Each emulated PC is heavy: stop the machine view's machine first.
-      await machines.current?.stop();
+      takeOver('share');
+      activeRun = this;
       this.lanes = found.map(({ entry, manifest }) => new SharedLane(entry, manifest, this.share!.script.length));
       this.stage = 'storing';
       for (const lane of this.lanes) await this.#ensureStored(lane, library, signal);
