@@ -1,7 +1,7 @@
 // Downloads an image's stored files with byte progress, verifies each against its sha256, and writes
 // it to the browser's image store. Cancellable with an AbortSignal.
 
-import { downloadSize, type Manifest } from '../../../images/manifest.ts';
+import type { Manifest } from '../../../images/manifest.ts';
 import { type StoredFile, verifyStoredFile } from '../../../worker/artifacts.ts';
 import { missingFiles, putArtifact, putManifest, requestPersistence, usage } from '../../../worker/image-store.ts';
 import { ExpectedError } from './user-error.ts';
@@ -70,12 +70,27 @@ export async function storeImage(manifest: Manifest, manifestUrl: string, onProg
   // Ask once per store; browsers grant it to sites the user engages with, or prompt.
   if (!(await usage()).persisted) await requestPersistence().catch(() => false);
   const todo = await missingFiles(manifest);
-  const total = downloadSize(manifest);
-  const rawTotal = manifest.artifacts.reduce((n, a) => n + a.size, 0);
-  // Estimate the bytes still to fetch from the raw share of what is missing.
-  const missingRaw = todo.reduce((n, f) => n + f.size, 0);
-  await storeFiles(todo, manifestUrl, rawTotal > 0 ? Math.round((total * missingRaw) / rawTotal) : total, onProgress, signal);
+  await storeFiles(todo, manifestUrl, estimateBytes(manifest, todo), onProgress, signal);
   await putManifest(manifest);
+}
+
+/**
+ * Bytes the given files take to download. Whole artifacts say it exactly; a chunked disk only says its
+ * total, so each unique chunk gets its share of that by raw size (identical chunks are fetched once).
+ */
+export function estimateBytes(manifest: Manifest, files: readonly StoredFile[]): number {
+  const per = new Map<string, number>();
+  for (const a of manifest.artifacts) {
+    if (!a.chunks || !a.chunkSize) {
+      per.set(a.sha256, a.compressedSize);
+      continue;
+    }
+    const unique = new Map<string, number>();
+    a.chunks.forEach((sha, i) => unique.set(sha, Math.min(a.chunkSize!, a.size - i * a.chunkSize!)));
+    const raw = [...unique.values()].reduce((n, x) => n + x, 0);
+    for (const [sha, size] of unique) per.set(sha, raw ? (a.compressedSize * size) / raw : 0);
+  }
+  return Math.round(files.reduce((n, f) => n + (per.get(f.sha256) ?? f.size), 0));
 }
 
 /** Fetches, verifies and stores the given files (relative to `manifestUrl`), a few at a time. */
