@@ -276,7 +276,7 @@ async function buildKernelOnce(opts: KernelBuildOptions): Promise<KernelBuild> {
       bzImageSha256: sha256Hex(bzImage),
       configHash: result.configHash,
       kernelRelease,
-    }, result);
+    }, result, await readFile(path.join(paths.build, 'System.map'), 'utf8'));
     // The object tree (tens of MB) is only useful to resume an interrupted build of this exact key.
     await rm(paths.build, { recursive: true, force: true });
     log(`kernel: built ${kernelRelease} in ${((Date.now() - started) / 1000).toFixed(0)} s, bzImage ${bzImage.length} bytes, ${compiled} files compiled`);
@@ -376,13 +376,17 @@ async function readCachedBuild(dir: string, key: string, log: (line: string) => 
   }
 }
 
-/** Writes bzImage, config and build.json into a temporary folder, then moves it into place. */
-async function storeBuild(dir: string, record: CachedBuildRecord, build: KernelBuild): Promise<void> {
+/**
+ * Writes bzImage, config, System.map (to name the addresses of `initcall_debug` and boot profiles)
+ * and build.json into a temporary folder, then moves it into place.
+ */
+async function storeBuild(dir: string, record: CachedBuildRecord, build: KernelBuild, systemMap: string): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   await writeFile(path.join(tmp, 'bzImage'), build.bzImage);
   await writeFile(path.join(tmp, 'config'), build.config);
+  await writeFile(path.join(tmp, 'System.map'), systemMap);
   await writeFile(path.join(tmp, 'build.json'), JSON.stringify(record, null, 2) + '\n');
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
