@@ -13,6 +13,7 @@ describe('format', () => {
     expect(formatMs(830.4)).toBe('830 ms');
     expect(formatMs(1340)).toBe('1.34 s');
     expect(formatMs(62_000)).toBe('1 min 2 s');
+    expect(formatMs(600_000)).toBe('10 min');
   });
   it('counts, ratios and shares', () => {
     expect(formatCount(58_000_000)).toBe('58.0 M');

@@ -15,13 +15,13 @@ export function formatBytes(n: number): string {
   return `${n < 0 ? '-' : ''}${v.toFixed(digits)} ${UNITS[i]}`;
 }
 
-/** 830 → "830 ms", 12345 → "12.3 s", 125000 → "2 min 5 s". */
+/** 830 → "830 ms", 12345 → "12.3 s", 125000 → "2 min 5 s", 600000 → "10 min". */
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
   const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
 }
 
 /** 58_000_000 → "58.0 M" (guest instructions). */
