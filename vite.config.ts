@@ -21,7 +21,8 @@ export interface ImageIndex {
 async function listImages(dir: string): Promise<ImageIndex> {
   const names = existsSync(dir) ? await readdir(dir, { withFileTypes: true }) : [];
   const images = names
-    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'manifest.json')))
+    // Hidden folders are builds in progress (`.debian.building-*`): not images yet.
+    .filter((d) => !d.name.startsWith('.') && (d.isDirectory() || d.isSymbolicLink()) && existsSync(join(dir, d.name, 'manifest.json')))
     .map((d) => ({ name: d.name, manifest: `${d.name}/manifest.json` }))
     .sort((a, b) => a.name.localeCompare(b.name));
   return { schema: 1, images };
@@ -66,8 +67,10 @@ async function serveImages(req: IncomingMessage, res: ServerResponse, next: () =
 async function mirror(from: string, to: string): Promise<number> {
   let n = 0;
   for (const entry of await readdir(from, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
     const src = join(entry.parentPath, entry.name);
+    if (relative(from, src).split(sep).some((part) => part.startsWith('.'))) continue; // builds in progress
+    // Follow symbolic links (a development images dir may link to builds elsewhere).
+    if (!(entry.isFile() || (entry.isSymbolicLink() && (await stat(src).catch(() => null))?.isFile()))) continue;
     const dst = join(to, relative(from, src));
     await mkdir(dirname(dst), { recursive: true });
     await link(src, dst).catch(() => copyFile(src, dst));
@@ -111,6 +114,8 @@ export default defineConfig({
     outDir: join(root, 'dist'),
     emptyOutDir: true,
     target: 'es2022',
+    // One page with xterm.js (~300 KB of it) and Svelte: ~500 KB, 140 KB gzipped. Not worth splitting.
+    chunkSizeWarningLimit: 800,
     // The v86 wasm is ~2 MB; keep it a separate file (never inlined as base64).
     assetsInlineLimit: (file) => (file.endsWith('.wasm') ? false : undefined),
   },
