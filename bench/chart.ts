@@ -31,7 +31,7 @@ export function logTicks(lo: number, hi: number): number[] {
 export function phasesSvg(rows: readonly ChartRow[], opts: { title: string; subtitle?: string }): string {
   const width = 960;
   const left = 190;
-  const right = 90;
+  const right = 250;
   const top = opts.subtitle ? 92 : 74;
   const rowH = 38;
   const barH = 22;
@@ -81,6 +81,8 @@ export function phasesSvg(rows: readonly ChartRow[], opts: { title: string; subt
       parts.push(`<text x="${left + 6}" y="${cy + 4}" font-size="12" fill="#cf222e">no measurement</text>`);
       return;
     }
+    // Segments too narrow for their value get it after the bar's total instead.
+    const unlabeled: string[] = [];
     for (const seg of cumulative(r)) {
       const x0 = seg.start === 0 ? left : x(seg.start);
       const w = x(seg.end) - x0;
@@ -89,8 +91,13 @@ export function phasesSvg(rows: readonly ChartRow[], opts: { title: string; subt
       parts.push(`<rect x="${x0.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${COLORS[seg.phase]}"><title>${esc(title)}</title></rect>`);
       const label = formatMs(seg.ms);
       if (w > label.length * 6.2 + 8) parts.push(`<text x="${(x0 + w / 2).toFixed(1)}" y="${cy + 4}" font-size="10.5" fill="#ffffff" text-anchor="middle">${esc(label)}</text>`);
+      else unlabeled.push(`${seg.phase} ${label}`);
     }
-    parts.push(`<text x="${(x(r.total) + 6).toFixed(1)}" y="${cy + 4}" font-size="12" font-weight="600" fill="#1b1f24">${esc(formatMs(r.total))}</text>`);
+    const totalX = x(r.total) + 6;
+    const total = formatMs(r.total);
+    parts.push(`<text x="${totalX.toFixed(1)}" y="${cy + 4}" font-size="12" font-weight="600" fill="#1b1f24">${esc(total)}`);
+    if (unlabeled.length) parts.push(`<tspan font-size="10.5" font-weight="400" fill="#57606a"> (${esc(unlabeled.join(', '))})</tspan>`);
+    parts.push('</text>');
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -115,7 +122,5 @@ function niceAbove(ms: number): number {
 }
 
 function tickLabel(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  if (ms < 60_000) return `${ms / 1000} s`;
-  return `${ms / 60_000} min`;
+  return ms < 1000 ? `${ms} ms` : `${ms / 1000} s`;
 }
