@@ -15,6 +15,9 @@ export default ts.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
       'no-control-regex': 'off', // serial and terminal text is full of control characters on purpose
+      // State classes keep private, non-reactive bookkeeping (listener sets, decoders, scratch maps);
+      // what the UI reads is in $state fields.
+      'svelte/prefer-svelte-reactivity': 'off',
     },
   },
 );

@@ -3,7 +3,6 @@
 
 import type { Manifest, ScriptStep } from '../../../images/manifest.ts';
 import { fetchManifest } from '../lib/catalog.ts';
-import { storeImage } from '../lib/fetch-files.ts';
 import { imageDigest } from '../lib/image-digest.ts';
 import { decodeShare, type Share, type SharedImage } from '../lib/share-link.ts';
 import { ExpectedError, isAbort, toUserError, type UserError } from '../lib/user-error.ts';
@@ -53,6 +52,7 @@ export class SharedRun {
       for (const pin of this.share.images) found.push(await this.#find(pin, library));
       signal.throwIfAborted();
       takeOver('share');
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the one run that owns the machines
       activeRun = this;
       this.lanes = found.map(({ entry, manifest }) => new SharedLane(entry, manifest, this.share!.script.length));
       this.stage = 'storing';
