@@ -205,6 +205,8 @@ export function mmdebstrapArgs(opts: Pick<DebianTwinOptions, 'mirror' | 'pins' |
   return [
     '--mode=root',
     '--format=directory',
+    // apt's and dpkg's own lines ("Unpacking …", "Setting up …") as progress: the install takes minutes.
+    '--verbose',
     `--arch=${TWIN.arch}`,
     '--variant=minbase',
     `--include=${include.join(',')}`,
