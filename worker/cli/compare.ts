@@ -50,9 +50,9 @@ async function main(argv: string[]): Promise<number> {
   const results = await compareImages(targets, {
     runs,
     ...(timeoutMs ? { timeoutMs } : {}),
-    onStart: (t, run) => run > 0 && progress.start(t.label),
+    onStart: (t, run) => run > 0 && progress.start(t.label, `run ${run + 1} of ${runs}`),
     onPhase: (t, mark) => progress.mark(t.label, mark),
-    onDone: (t, r) => progress.finish(t.label, r instanceof CliError ? 'failed' : `ready ${formatMs(r.readyMs)}`),
+    onDone: (t, r) => progress.finish(t.label, r instanceof CliError ? 'failed' : 'ready', r instanceof CliError ? undefined : `prompt at ${formatMs(r.readyMs)}`),
   });
   progress.stop();
 

@@ -33,13 +33,15 @@ export class BootProgress {
     }
   }
 
-  /** Starts a line for a machine about to boot. */
-  start(label: string): void {
+  /** Starts (or, for another run, restarts) the line of a machine about to boot. */
+  start(label: string, note = ''): void {
     const width = Math.max(label.length, ...[...this.#lines.keys()].map((l) => l.length));
-    const line: Line = { label, started: performance.now(), marks: [] };
+    const old = this.#lines.get(label);
+    const line: Line = { label, started: performance.now(), marks: [], ...(old?.bar ? { bar: old.bar } : {}) };
     this.#lines.set(label, line);
-    if (this.#bars) line.bar = this.#bars.create(PHASES.length, 0, { label: label.padEnd(width), phase: 'loading', elapsed: '0.0 s' });
-    else this.#stream.write(`${label}: booting\n`);
+    if (this.#bars) line.bar ??= this.#bars.create(PHASES.length, 0, { label: label.padEnd(width), phase: 'loading', elapsed: '0.0 s' });
+    else this.#stream.write(`${label}: booting${note ? ` (${note})` : ''}\n`);
+    this.#redraw();
   }
 
   mark(label: string, mark: PhaseMark): void {
@@ -51,13 +53,13 @@ export class BootProgress {
     this.#redraw();
   }
 
-  /** Ends a machine's line with a word (`ready 0.82 s`, `failed`). */
-  finish(label: string, status: string): void {
+  /** Ends a machine's line with a word (`ready`, `failed`) and, in logs, a detail (`prompt at 0.82 s`). */
+  finish(label: string, status: string, detail?: string): void {
     const line = this.#lines.get(label);
     if (!line) return;
     line.status = status;
     line.ended = performance.now();
-    if (!this.#bars) this.#stream.write(`${label}: ${status}\n`);
+    if (!this.#bars) this.#stream.write(`${label}: ${status}${detail ? `, ${detail}` : ''}\n`);
     this.#redraw();
   }
 

@@ -35,6 +35,7 @@ describe('number formats', () => {
     expect(formatRatio(62.4)).toBe('62×');
     expect(formatRatio(1.04)).toBe('1.0×');
     expect(formatRatio(0.0163)).toBe('0.016×');
+    expect(formatRatio(0.997)).toBe('1.0×');
     expect(formatRatio(NaN)).toBe('—');
   });
   it('shows min–max only when runs differ', () => {

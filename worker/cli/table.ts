@@ -76,12 +76,12 @@ export function formatCount(n: number): string {
   return String(Math.round(n));
 }
 
-/** 62.4 → "62×", 1.04 → "1.0×", 0.016 → "0.016×" (two significant digits below 1). */
+/** 62.4 → "62×", 1.04 → "1.0×", 0.997 → "1.0×", 0.016 → "0.016×" (two significant digits below 1). */
 export function formatRatio(r: number): string {
   if (!Number.isFinite(r)) return '—';
   if (r >= 10) return `${Math.round(r)}×`;
   if (r >= 1) return `${r.toFixed(1)}×`;
-  return `${Number(r.toPrecision(2))}×`;
+  return `${r.toPrecision(2)}×`;
 }
 
 /** A summary as "median" or, over several runs, "median (min–max)". */
