@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { recipeNames } from '../images/recipes.ts';
-import { bootToPrompt, CliError, defaultTimeoutMs, imageDir, imageFacts, loadTarget, measureRestores, PHASES, probeStep } from '../worker/cli/measure.ts';
+import { bootToPrompt, CliError, currentPhase, defaultTimeoutMs, imageDir, imageFacts, loadTarget, measureRestores, PHASES, probeStep } from '../worker/cli/measure.ts';
 import type { BootRun, ImageFacts, Phase, RestoreRun, Target } from '../worker/cli/measure.ts';
 import { ratio, summarize } from '../worker/cli/stats.ts';
 import type { Summary } from '../worker/cli/stats.ts';
 import { formatBytes, formatMs, formatRatio, formatSummary, renderMarkdown, renderText } from '../worker/cli/table.ts';
 import type { Table } from '../worker/cli/table.ts';
+import type { PhaseMark } from '../worker/protocol.ts';
 import { atLeast, atMost, formatCheck } from '../worker/cli/targets.ts';
 import type { TargetCheck } from '../worker/cli/targets.ts';
 import { phasesSvg } from './chart.ts';
@@ -141,9 +142,10 @@ async function bench(t: Target, role: BenchEntry['role'], runs: number, timeoutM
     let state;
     for (let i = 0; i < runs; i++) {
       const started = performance.now();
-      const ticker = setInterval(() => log(`  ${t.label}: cold boot ${i + 1}/${runs} still booting after ${formatMs(performance.now() - started)}`), 30_000);
+      const marks: PhaseMark[] = [];
+      const ticker = setInterval(() => log(`  ${t.label}: cold boot ${i + 1}/${runs}: ${currentPhase(marks)} after ${formatMs(performance.now() - started)}`), 30_000);
       try {
-        const { run, machine } = await bootToPrompt(t, { timeoutMs: limit, keep: i === 0 });
+        const { run, machine } = await bootToPrompt(t, { timeoutMs: limit, keep: i === 0, onPhase: (m) => marks.push(m) });
         boots.push(run);
         log(`${t.label}: cold boot ${i + 1}/${runs}: prompt at ${formatMs(run.readyMs)} (${PHASES.map((p) => `${p} ${formatMs(run.phases[p])}`).join(', ')})`);
         if (machine) {
