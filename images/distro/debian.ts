@@ -217,8 +217,9 @@ export function mmdebstrapArgs(opts: Pick<DebianTwinOptions, 'mirror' | 'pins' |
     '--skip=essential/unlink',
     '--setup-hook=mkdir -p "$WHITTLE_APT_CACHE" "$1/var/cache/apt/archives" "$1/etc/apt/preferences.d" && cp -a "$WHITTLE_APT_CACHE/." "$1/var/cache/apt/archives/"',
     '--setup-hook=cp "$WHITTLE_WORK/pins.pref" "$1/etc/apt/preferences.d/whittle-pins.pref"',
-    // The installer writes fstab before it installs the kernel: initramfs-tools then knows the root
-    // filesystem's type and puts fsck.ext4 into the initrd (without it: "fsck not present" at boot).
+    // The installer writes fstab before it installs the kernel; so do we. (initramfs-tools' fsck hook
+    // still finds no root device in a chroot, warns, and leaves fsck out: systemd-fsck-root checks the
+    // root instead, as it does on any Debian whose initrd has no fsck.)
     '--essential-hook=cp "$WHITTLE_WORK/fstab" "$1/etc/fstab"',
     '--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -newer "$WHITTLE_WORK/pins.pref" -exec cp -a -t "$WHITTLE_APT_CACHE" {} +',
     ...(opts.firmware
