@@ -58,6 +58,7 @@ interface MachineInfo {
   node: string;
   v86: string;
   platform: string;
+  /** When the bench started. */
   date: string;
   /** 1-minute load average when the bench started and ended: above `cores` means a busy host. */
   loadAverage: { start: number; end: number };
@@ -86,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
   const timeoutMs = values.timeout === undefined ? undefined : count(values.timeout, '--timeout', 1) * 1000;
   const outDir = values.out ?? BENCH_DIR;
   const loadStart = loadavg()[0];
+  const startedAt = new Date();
 
   // Appliances: the shell first (the targets name it), its stock-kernel rung next, then the apps.
   const names = values.images ? values.images.split(',').map((s) => s.trim()).filter(Boolean) : recipeNames();
@@ -115,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const machine = machineInfo(loadStart);
+  const machine = machineInfo(loadStart, startedAt);
   const comparisons = compareWithTwin(entries);
   const targets = checkTargets(entries, comparisons);
   const results = { machine, settings: { runs, twinRuns }, entries, comparisons, targets, missing };
@@ -297,7 +299,7 @@ function chart(entries: BenchEntry[], machine: MachineInfo, runs: number, twinRu
   });
 }
 
-function machineInfo(loadStart: number): MachineInfo {
+function machineInfo(loadStart: number, startedAt: Date): MachineInfo {
   const v86 = JSON.parse(readFileSync(fileURLToPath(new URL('../node_modules/v86/package.json', import.meta.url)), 'utf8')) as { version: string };
   return {
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
@@ -306,7 +308,7 @@ function machineInfo(loadStart: number): MachineInfo {
     node: process.version,
     v86: v86.version,
     platform: `${process.platform} ${process.arch}`,
-    date: new Date().toISOString(),
+    date: startedAt.toISOString(),
     loadAverage: { start: loadStart, end: loadavg()[0] },
   };
 }
