@@ -80,6 +80,9 @@ describe('pinsFromLocks', () => {
     await writeFile(join(dir, 'a.json'), lock([['libc6', '2.36-9+deb12u13'], ['sqlite3', '3.40.1-2+deb12u2']]));
     await writeFile(join(dir, 'b.json'), lock([['libc6', '2.36-9+deb12u13'], ['lua5.4', '5.4.4-3+deb12u1']]));
     await writeFile(join(dir, 'c.json'), lock([['libc6', '2.36-9+deb12u10']]));
+    const sections = { rootfs: JSON.parse(lock([['busybox', '1:1.35.0-4+deb12u1+b1']])), boot: JSON.parse(lock([['seabios', '1.16.2-1']])) };
+    await writeFile(join(dir, 'd.json'), JSON.stringify(sections));
+    expect(await pinsFromLocks([join(dir, 'd.json')])).toEqual({ busybox: '1:1.35.0-4+deb12u1+b1', seabios: '1.16.2-1' });
     expect(await pinsFromLocks([join(dir, 'a.json'), join(dir, 'b.json')])).toEqual({
       libc6: '2.36-9+deb12u13',
       sqlite3: '3.40.1-2+deb12u2',

@@ -570,12 +570,18 @@ function run(cmd: string, args: string[], options: RunOptions = {}): Promise<str
 
 // ---- command line (the images CLI calls buildDebianTwin; this is for building the twin alone) ----------
 
-/** Pins from lock files (`packages: [{ name, version }]`); two locks disagreeing on a version is an error. */
+/**
+ * Pins from lock files: every `{ name, version }` in a lock's `packages`, or in the `packages` of each of
+ * its sections (the appliance locks have `rootfs` and `boot`, the latter with seabios and the stock
+ * kernel). Two locks disagreeing on a version is an error.
+ */
 export async function pinsFromLocks(files: string[]): Promise<Record<string, string>> {
+  type Pkgs = { packages?: { name: string; version: string }[] };
   const pins: Record<string, string> = {};
   for (const file of files) {
-    const lock = JSON.parse(await readFile(file, 'utf8')) as { packages?: { name: string; version: string }[] };
-    for (const { name, version } of lock.packages ?? []) {
+    const lock = JSON.parse(await readFile(file, 'utf8')) as Pkgs & Record<string, unknown>;
+    const sections = [lock, ...Object.values(lock).filter((v): v is Pkgs => typeof v === 'object' && v !== null && 'packages' in v)];
+    for (const { name, version } of sections.flatMap((s) => (Array.isArray(s.packages) ? s.packages : []))) {
       if (pins[name] && pins[name] !== version) fail(`Locks disagree on ${name}: ${pins[name]} and ${version} (${file})`);
       pins[name] = version;
     }
