@@ -42,7 +42,9 @@ export function envFile(recipe: Recipe): string {
 
 /** busybox init's table: the console app on ttyS0, respawned; nothing else. */
 export function inittab(recipe: Recipe): string {
-  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; cd /root; exec ${recipe.init.console}`)}`;
+  // A serial line reports 0 columns; line editors (linenoise in redis-cli) then ask the terminal for
+  // its cursor position and wait for an answer a headless machine never sends. Give it a size.
+  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; exec ${recipe.init.console}`)}`;
   return `# The "${recipe.name}" appliance's console program on the serial line, restarted when it exits.\nttyS0::respawn:${run}\n`;
 }
 

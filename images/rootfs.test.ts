@@ -145,6 +145,6 @@ describe('recipes and init', () => {
     expect(s).toContain('ip link set lo up');
     expect(s).toContain('srv --flag &');
     expect(s.trimEnd().endsWith('exec /bin/busybox init')).toBe(true);
-    expect(inittab(base)).toContain(`ttyS0::respawn:/bin/sh -c '. /etc/whittle/env; cd /root; exec sh'`);
+    expect(inittab(base)).toContain(`ttyS0::respawn:/bin/sh -c '. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; exec sh'`);
   });
 });

@@ -16,11 +16,11 @@ afterEach(async () => {
 
 describe('appliances boot and pass their smoke scripts', () => {
   for (const name of recipeNames()) {
-    it(name, { timeout: 300_000 }, async () => {
+    it(name, { timeout: 900_000 }, async () => {
       const dir = join(DIST, name);
       if (!existsSync(join(dir, 'manifest.json'))) throw new Error(`images/dist/${name} is missing: build it with npm run images -- build ${name}`);
       machine = await bootImage(dir);
-      const ready = await machine.ready(240_000);
+      const ready = await machine.ready(600_000);
       expect(ready.instructions).toBeGreaterThan(0);
       const phases = machine.phases.map((p) => p.phase);
       expect(phases.indexOf('ready')).toBeGreaterThan(phases.indexOf('kernel'));
