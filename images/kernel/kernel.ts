@@ -454,52 +454,65 @@ async function makefileVersion(makefile: string): Promise<string> {
   return [field('VERSION'), field('PATCHLEVEL'), ...(sub && sub !== '0' ? [sub] : [])].join('.') + field('EXTRAVERSION');
 }
 
-/** Builds the "options didn't stick" error, with each option's `depends on` from the source's Kconfig. */
+/** Builds the "options didn't stick" error, explaining each option from the source's Kconfig. */
 async function unmetError(unmet: UnmetOption[], srcDir: string, finalConfig: string): Promise<KernelBuildError> {
-  const deps = await kconfigDependencies(srcDir, unmet.map((u) => u.wanted.name.replace(/^CONFIG_/, '')));
+  const info = await kconfigInfo(srcDir, unmet.map((u) => u.wanted.name.replace(/^CONFIG_/, '')));
   const config = parseConfig(finalConfig);
+  const valueOf = (s: string) => `${s}=${config.get(`CONFIG_${s}`) ?? 'n'}`;
   const lines = unmet.map((u) => {
-    const sym = u.wanted.name.replace(/^CONFIG_/, '');
-    const d = deps.get(sym);
-    let why: string;
-    if (d === undefined) why = 'no such option in this kernel (typo?)';
-    else if (d.length === 0) why = 'no "depends on" (look for a "select" or a choice it belongs to)';
+    const i = info.get(u.wanted.name.replace(/^CONFIG_/, ''));
+    const why: string[] = [];
+    if (!i) why.push('no such option in this kernel (typo?)');
     else {
-      why = d
-        .map((expr) => {
-          const values = symbolsIn(expr).map((s) => `${s}=${config.get(`CONFIG_${s}`) ?? 'n'}`);
-          return `depends on ${expr} [${values.join(', ')}]`;
-        })
-        .join('; ');
+      for (const expr of i.dependsOn) why.push(`depends on ${expr} [${symbolsIn(expr).map(valueOf).join(', ')}]`);
+      // An option forced on by another one: name the selectors that are on.
+      const on = i.selectedBy.filter((s) => config.get(`CONFIG_${s}`) === 'y' || config.get(`CONFIG_${s}`) === 'm');
+      if (on.length > 0) why.push(`selected by ${on.map(valueOf).join(', ')}`);
+      if (why.length === 0) why.push('no "depends on" and nothing selects it (part of a choice?)');
     }
-    return `  ${describeUnmet(u)}\n      ${why}`;
+    return `  ${describeUnmet(u)}\n      ${why.join('; ')}`;
   });
   return new KernelBuildError(`kernel config: ${unmet.length} option(s) didn't stick after olddefconfig:\n${lines.join('\n')}`, {
-    hint: 'fix the spelling, or add the options they depend on to the fragment',
+    hint: 'fix the spelling, add the options they depend on, or turn off what selects them, in the fragment',
   });
 }
 
-/** For each symbol: the `depends on` expressions of its Kconfig entries, or undefined if none defines it. */
-async function kconfigDependencies(srcDir: string, symbols: string[]): Promise<Map<string, string[] | undefined>> {
+/** What the source's Kconfig files say about a symbol. */
+export interface KconfigSymbolInfo {
+  /** The `depends on` expressions of its entries. */
+  dependsOn: string[];
+  /** Symbols whose entries `select` it. */
+  selectedBy: string[];
+}
+
+/**
+ * Reads every Kconfig file of the source tree once and returns, for each symbol that has an entry,
+ * its dependencies and reverse selects. Symbols without an entry are absent from the map.
+ */
+async function kconfigInfo(srcDir: string, symbols: string[]): Promise<Map<string, KconfigSymbolInfo>> {
   const wanted = new Set(symbols);
-  const found = new Map<string, string[] | undefined>(symbols.map((s) => [s, undefined]));
+  const found = new Map<string, KconfigSymbolInfo>();
+  const entry = (sym: string) => found.get(sym) ?? found.set(sym, { dependsOn: [], selectedBy: [] }).get(sym)!;
   const visit = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const p = path.join(dir, entry.name);
-      if (entry.isDirectory()) {
-        if (entry.name !== 'Documentation' && !entry.name.startsWith('.')) await visit(p);
-      } else if (entry.name.startsWith('Kconfig')) {
+    for (const dirent of await readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, dirent.name);
+      if (dirent.isDirectory()) {
+        if (dirent.name !== 'Documentation' && !dirent.name.startsWith('.')) await visit(p);
+      } else if (dirent.name.startsWith('Kconfig')) {
         let current: string | undefined;
         for (const line of (await readFile(p, 'utf8')).split('\n')) {
           const header = /^\s*(?:menu)?config\s+([A-Za-z0-9_]+)\s*$/.exec(line);
           if (header) {
-            current = wanted.has(header[1]) ? header[1] : undefined;
-            if (current && !found.get(current)) found.set(current, []);
+            current = header[1];
+            if (wanted.has(current)) entry(current);
             continue;
           }
           if (/^\s*(?:choice|endchoice|menu|endmenu|if|endif|source|comment)\b/.test(line)) current = undefined;
-          const dep = current && /^\s*depends on\s+(.*)$/.exec(line);
-          if (current && dep) found.get(current)!.push(dep[1].trim());
+          if (!current) continue;
+          const dep = /^\s*depends on\s+(.*)$/.exec(line);
+          if (dep && wanted.has(current)) entry(current).dependsOn.push(dep[1].trim());
+          const sel = /^\s*select\s+([A-Za-z0-9_]+)/.exec(line);
+          if (sel && wanted.has(sel[1])) entry(sel[1]).selectedBy.push(current);
         }
       }
     }
