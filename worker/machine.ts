@@ -514,7 +514,7 @@ export class Machine {
       return;
     }
     const app = this.options.manifest.apps?.find((a) => a.name === this.options.app);
-    if (app) this.#type(`${app.command}\n`);
+    if (app) this.#type(`${app.command}\r`);
   }
 
   #scheduleFlush(): void {
@@ -794,7 +794,7 @@ export class Machine {
       for (let i = 0; i < steps.length; i++) {
         const step = steps[i];
         const from = this.#textEnd();
-        this.#type(`${step.send}\n`);
+        this.#type(`${step.send}\r`);
         try {
           await this.#waitFor(step.expect, (step.timeout ?? 10) * 1000, from, step.send);
         } catch (e) {

@@ -280,10 +280,10 @@ export class NodeMachine {
     });
   }
 
-  /** Types a line on the serial console (a newline is added); `waitFor` then searches what follows. */
+  /** Types a line on the serial console (Enter, a carriage return, is added: raw-mode line editors such as linenoise want CR; the tty maps it to LF for the rest); `waitFor` then searches what follows. */
   type(line: string): void {
     this.#mark = this.#textBase + this.#text.length;
-    this.send({ type: 'serial-in', bytes: new TextEncoder().encode(`${line}\n`) });
+    this.send({ type: 'serial-in', bytes: new TextEncoder().encode(`${line}\r`) });
   }
 
   /**
