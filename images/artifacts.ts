@@ -1,11 +1,11 @@
 // Writes an image's artifacts: each is named by the sha256 of its raw bytes and stored zstd-compressed
 // when that saves enough to be worth a decompression step on load.
 
-import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress } from '@bokuweb/zstd-wasm';
 import { initZstd } from './archive/index.ts';
+import { sha256Hex } from './hash.ts';
 import { chunkFile, chunkedDigestText, type Artifact, type ArtifactRole } from './manifest.ts';
 
 /** zstd level for artifacts: 19 is slow to write but the network and IndexedDB see every byte. */
@@ -18,13 +18,9 @@ export async function zstdCompress(data: Uint8Array, level = ZSTD_LEVEL): Promis
   return compress(data, level);
 }
 
-export function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
 /** Writes one artifact into `dir` and describes it. */
 export async function writeArtifact(dir: string, role: ArtifactRole, name: string, raw: Uint8Array): Promise<Artifact> {
-  const hash = sha256(raw);
+  const hash = sha256Hex(raw);
   const packed = await zstdCompress(raw);
   const useZstd = packed.length < raw.length * (1 - MIN_SAVING);
   const file = useZstd ? `${name}.zst` : name;
@@ -39,7 +35,7 @@ export async function writeChunkedArtifact(dir: string, role: ArtifactRole, raw:
   const written = new Map<string, number>();
   for (let off = 0; off < raw.length; off += chunkSize) {
     const chunk = raw.subarray(off, Math.min(off + chunkSize, raw.length));
-    const hash = sha256(chunk);
+    const hash = sha256Hex(chunk);
     chunks.push(hash);
     if (!written.has(hash)) {
       const packed = await zstdCompress(chunk, level);
@@ -48,5 +44,5 @@ export async function writeChunkedArtifact(dir: string, role: ArtifactRole, raw:
     }
   }
   const compressedSize = [...written.values()].reduce((a, b) => a + b, 0);
-  return { role, sha256: sha256(chunkedDigestText(chunkSize, chunks)), size: raw.length, compressedSize, compression: 'zstd', chunkSize, chunks };
+  return { role, sha256: sha256Hex(chunkedDigestText(chunkSize, chunks)), size: raw.length, compressedSize, compression: 'zstd', chunkSize, chunks };
 }

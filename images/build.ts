@@ -23,7 +23,8 @@ import {
   type Lock,
   type LockedPackage,
 } from './archive/index.ts';
-import { writeArtifact, sha256 } from './artifacts.ts';
+import { writeArtifact } from './artifacts.ts';
+import { sha256Hex } from './hash.ts';
 import { busyboxApplets } from './busybox.ts';
 import { addApplianceFiles } from './init.ts';
 import { buildKernel } from './kernel/kernel.ts';
@@ -190,7 +191,7 @@ export function parseRecipeLock(text: string, source: string): RecipeLock {
 }
 
 export function recipeLockHash(lock: RecipeLock): string {
-  return sha256(`${lockHash(lock.rootfs)}\n${lockHash(lock.boot)}\n`);
+  return sha256Hex(`${lockHash(lock.rootfs)}\n${lockHash(lock.boot)}\n`);
 }
 
 /** Builds are stamped with SOURCE_DATE_EPOCH if set, else the locked archive's Release date. */
@@ -259,7 +260,7 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
     const vmlinuz = deb.files.find((f) => /^boot\/vmlinuz-/.test(f.path) && f.data);
     if (!vmlinuz?.data) fail(`${pkg.name} ${pkg.version} holds no boot/vmlinuz-*`);
     opts.log.stage('kernel', `Debian's stock ${vmlinuz.path.slice(5)} (${formatBytes(vmlinuz.data.length)})`);
-    ctx.kernel = { bzImage: vmlinuz.data, configHash: sha256(deb.files.find((f) => f.path.startsWith('boot/config-'))?.data ?? ''), version: pkg.version, source: pkg.name, stock: true };
+    ctx.kernel = { bzImage: vmlinuz.data, configHash: sha256Hex(deb.files.find((f) => f.path.startsWith('boot/config-'))?.data ?? ''), version: pkg.version, source: pkg.name, stock: true };
     return;
   }
   const src = ctx.lock!.boot.packages.find((p) => p.name === 'linux-source-6.1');

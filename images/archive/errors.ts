@@ -1,13 +1,10 @@
-// The one error type of the archive stages: what went wrong plus a hint of what to do (mkosi's `die`).
+// The error type of the archive stages: the builder's BuildError (what went wrong plus a hint of what
+// to do), named so callers and tests can tell an archive failure apart.
+import { BuildError } from '../log.ts';
 
 /** An expected failure (bad mirror, tampered file, unsatisfiable dependency) with a hint for the user. */
-export class ArchiveError extends Error {
+export class ArchiveError extends BuildError {
   override name = 'ArchiveError';
-  readonly hint: string | undefined;
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.hint = options.hint;
-  }
 }
 
 /** Throws an `ArchiveError`; reads like a statement at the call site. */

@@ -1,5 +1,5 @@
 // Lock files: a recipe's resolved package set, so a later build either reproduces it or names what changed.
-import { createHash } from 'node:crypto';
+import { canonicalJson, sha256Hex } from '../hash.ts';
 import { fail } from './errors.ts';
 import type { Resolution } from './resolve.ts';
 
@@ -95,19 +95,9 @@ export function parseLock(text: string, source = 'lock file'): Lock {
   return normalizeLock({ ...(o as unknown as Lock), packages });
 }
 
-/** Canonical JSON: keys sorted at every level, no whitespace. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
 /** sha256 (hex) of the lock's canonical JSON: equal locks hash equal whatever their formatting. */
 export function lockHash(lock: Lock): string {
-  return createHash('sha256').update(canonicalJson(normalizeLock(lock))).digest('hex');
+  return sha256Hex(canonicalJson(normalizeLock(lock)));
 }
 
 export interface LockDiff {

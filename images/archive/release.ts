@@ -1,5 +1,5 @@
 // Archive stage: the signed Release (InRelease) and the Packages index it vouches for.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../hash.ts';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
@@ -145,9 +145,7 @@ export function checkRelease(release: Release, suite: string, source: string, no
   }
 }
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
-}
+export { sha256Hex };
 
 /**
  * Checks an index file's bytes against its Release entry (`path` relative to `dists/<suite>/`).

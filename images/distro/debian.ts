@@ -2,7 +2,6 @@
 // it (maintainer scripts run, systemd, stock kernel + initramfs-tools initrd), on an ext4 disk v86 boots.
 
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, lutimes, mkdir, mkdtemp, opendir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defaultCacheDir } from '../archive/cache.ts';
 import { debianMirror } from '../archive/mirror.ts';
 import { writeArtifact, writeChunkedArtifact } from '../artifacts.ts';
+import { sha256Hex } from '../hash.ts';
 import { BuildError, fail, formatBytes } from '../log.ts';
 import { MANIFEST_SCHEMA, type AppEntry, type Artifact, type Manifest, type PackageShare } from '../manifest.ts';
 
@@ -505,10 +505,10 @@ async function writeManifest(ctx: Context): Promise<Manifest> {
     kernel: {
       source: `linux-image-${ctx.kernelVersion} ${ctx.kernelPackageVersion}`,
       version: ctx.kernelVersion,
-      configHash: createHash('sha256').update(ctx.kernelConfig).digest('hex'),
+      configHash: sha256Hex(ctx.kernelConfig),
       stock: true,
     },
-    lockHash: createHash('sha256').update(pinsText).digest('hex'),
+    lockHash: sha256Hex(pinsText),
   };
   await writeFile(join(ctx.opts.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

@@ -1,7 +1,8 @@
 // Kernel stage: a tailored, reproducible bzImage from Debian's linux-source-6.1 — tinyconfig plus config
 // fragments, built out of tree and cached by the hash of everything that goes into it.
 import { spawn, execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { canonicalJson, sha256Hex } from '../hash.ts';
+import { BuildError } from '../log.ts';
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -85,13 +86,8 @@ export interface KernelBuild {
 }
 
 /** An expected failure of the kernel stage, with what to do about it. */
-export class KernelBuildError extends Error {
-  readonly hint?: string;
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.name = 'KernelBuildError';
-    this.hint = options.hint;
-  }
+export class KernelBuildError extends BuildError {
+  override name = 'KernelBuildError';
 }
 
 /** Everything a build's output depends on; its hash is the cache key. */
@@ -106,17 +102,6 @@ export interface KernelInputs {
   buildEpoch: number;
   /** First line of `gcc --version` and `ld --version`: another compiler gives another binary. */
   toolchain: string[];
-}
-
-/** JSON with object keys sorted, so equal inputs always hash the same. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
-}
-
-export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 export function kernelCacheKey(inputs: KernelInputs): string {
