@@ -3,7 +3,7 @@
 
 import type { BootRun, ImageFacts, Phase } from './measure.ts';
 import { PHASES } from './measure.ts';
-import { ratio, summarize, type Summary } from './stats.ts';
+import { ratio, summarize, type Summary } from '../stats.ts';
 
 /** One image's row of results: its facts, its boots, or why it failed. */
 export interface ImageResult {

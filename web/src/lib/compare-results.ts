@@ -3,7 +3,7 @@
 
 import { downloadSize, type Manifest, rawSize } from '../../../images/manifest.ts';
 import type { SegmentName } from './phases.ts';
-import { ratio, type Summary, summarize } from './stats.ts';
+import { ratio, type Summary, summarize } from '../../../worker/stats.ts';
 
 export interface RunResult {
   /** Milliseconds to the app's prompt (the `ready` mark). */

@@ -1,4 +1,5 @@
-// Summaries of repeated runs (median, min, max) and the ratios the compare and bench tables print.
+// Summaries of repeated runs (median, min, max) and the ratios the compare and bench tables and the lab's
+// compare view print. Pure: shared by the page and the Node CLI.
 
 export interface Summary {
   median: number;
