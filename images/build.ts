@@ -25,6 +25,7 @@ import {
 } from './archive/index.ts';
 import { writeArtifact } from './artifacts.ts';
 import { sha256Hex } from './hash.ts';
+import { applianceInputs } from './inputs.ts';
 import { busyboxApplets } from './busybox.ts';
 import { addApplianceFiles } from './init.ts';
 import { buildKernel } from './kernel/kernel.ts';
@@ -75,8 +76,10 @@ export interface BuildContext {
 }
 
 /** Serial console settings every appliance boots with. `quiet` keeps the emulated UART from printing
- *  hundreds of lines; `tsc=reliable` skips the clocksource watchdog (see shared DESIGN notes). */
-export const APPLIANCE_CMDLINE = 'console=ttyS0 quiet tsc=reliable';
+ *  hundreds of lines; `tsc=reliable` skips the clocksource watchdog (see shared DESIGN notes);
+ *  `init_on_free=1` zeroes freed pages, so saved states (v86 skips zero pages) are a third smaller
+ *  for ~1% more boot instructions. */
+export const APPLIANCE_CMDLINE = 'console=ttyS0 quiet tsc=reliable init_on_free=1';
 /** Debian's stock kernel gets the same console; its own defaults otherwise. */
 export const STOCK_CMDLINE = 'console=ttyS0';
 
@@ -347,6 +350,7 @@ async function writeImage(ctx: BuildContext): Promise<void> {
     rootfsSize,
     kernel: { source: kernel!.source, version: kernel!.version, configHash: kernel!.configHash, stock: kernel!.stock, ...(kernel!.config ? { config: 'kernel.config' } : {}) },
     lockHash: recipeLockHash(ctx.lock!),
+    inputs: await applianceInputs(recipe.name, ctx.opts.recipesDir),
     recipe: recipe.name,
     inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
   };

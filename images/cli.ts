@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debianMirror, defaultCacheDir } from './archive/index.ts';
 import { build } from './build.ts';
+import { applianceInputs, staleReason, twinInputs } from './inputs.ts';
 import { consoleLog, formatBytes } from './log.ts';
 import { downloadSize, rawSize, validateManifest, type Manifest } from './manifest.ts';
 import { recipeNames } from './recipes.ts';
+import { appliancePins, buildTwin } from './twin.ts';
 
 export const DIST_DIR = fileURLToPath(new URL('./dist/', import.meta.url));
 /** The Debian twin is built by images/distro/, not from a recipe folder. */
@@ -19,7 +21,8 @@ const USAGE = `usage: npm run images -- [command]
   (no command)              build every recipe and the ${TWIN} twin
   build <name...>           build the named images (recipes: ${recipeNames().join(', ')}; ${TWIN})
         --update-lock       re-resolve packages against the archive and rewrite the recipe's lock
-  ensure [name...]          build only the images missing from images/dist (default: all)
+  ensure [name...]          build the images that are missing from images/dist or were built from other
+                            inputs (recipe, lock, kernel fragments, builder code; default: all)
   list                      list built images with their sizes
 environment: DEBIAN_MIRROR (else the host's apt sources), WHITTLE_CACHE (default ~/.cache/whittle),
              SOURCE_DATE_EPOCH (default: the locked archive's date)`;
@@ -34,12 +37,20 @@ async function buildOne(name: string, updateLock: boolean): Promise<void> {
   const started = Date.now();
   const opts = { cacheDir: defaultCacheDir(), distDir: DIST_DIR, mirror: () => debianMirror(), log, updateLock };
   if (name === TWIN) {
-    const { buildTwin } = await import('./twin.ts');
     await buildTwin(opts);
   } else {
     await build(name, opts);
   }
   log.info(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** The manifest of a built image, or undefined if it is missing or unreadable (then it is rebuilt). */
+function builtManifest(name: string): Manifest | undefined {
+  try {
+    return validateManifest(JSON.parse(readFileSync(join(DIST_DIR, name, 'manifest.json'), 'utf8')));
+  } catch {
+    return undefined;
+  }
 }
 
 export function readBuilt(dist = DIST_DIR): Manifest[] {
@@ -96,12 +107,15 @@ async function main(argv: string[]): Promise<void> {
       if (names.length === 0) throw Object.assign(new Error('build: name at least one image'), { hint: USAGE });
       for (const n of names) await buildOne(n, flags.has('--update-lock'));
       return list();
-    case 'ensure': {
-      const missing = (names.length ? names : known).filter((n) => !existsSync(join(DIST_DIR, n, 'manifest.json')));
-      if (missing.length) console.error(`[images] building missing images: ${missing.join(', ')}`);
-      for (const n of missing) await buildOne(n, false);
+    case 'ensure':
+      // One at a time: the twin's inputs come from the appliance locks, which a build may have written.
+      for (const n of names.length ? names : known) {
+        const reason = staleReason(builtManifest(n), n === TWIN ? twinInputs((await appliancePins()).pins) : await applianceInputs(n));
+        if (!reason) continue;
+        console.error(`[images] building ${n}: ${reason}`);
+        await buildOne(n, false);
+      }
       return;
-    }
     case 'list':
       return list();
     default:

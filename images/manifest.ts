@@ -99,6 +99,8 @@ export interface Manifest {
   /** Extra files for the Inspect view: `files` is the path of a JSON file list ({files, dropped}). */
   inspect?: { files?: string; builderFiles?: number };
   lockHash?: string;
+  /** Hash of what the image was built from (images/inputs.ts): `images ensure` rebuilds it when that changes. */
+  inputs?: string;
   /** Recipe this image was built from. */
   recipe?: string;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fetchDebs, readDebMember } from './archive/index.ts';
 import { parseRecipeLock, type BuildOptions } from './build.ts';
 import { buildDebianTwin } from './distro/debian.ts';
+import { twinInputs } from './inputs.ts';
 import { fail, formatBytes } from './log.ts';
 import { downloadSize, type Manifest } from './manifest.ts';
 import { loadRecipe, recipeNames } from './recipes.ts';
@@ -54,6 +55,7 @@ export async function buildTwin(opts: BuildOptions): Promise<Manifest> {
       cacheDir: opts.cacheDir,
       outDir,
       pins,
+      inputs: twinInputs(pins),
       sourceDateEpoch: process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : epoch,
       firmware,
       onProgress: (line) => log.info(line),

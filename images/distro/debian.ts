@@ -34,6 +34,8 @@ export interface DebianTwinOptions {
   firmware?: Firmware;
   /** Guest memory; default {@link TWIN.memoryMB}. */
   memoryMB?: number;
+  /** Hash of the build's inputs (images/inputs.ts), stamped into the manifest. */
+  inputs?: string;
   onProgress?: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -509,6 +511,7 @@ async function writeManifest(ctx: Context): Promise<Manifest> {
       stock: true,
     },
     lockHash: sha256Hex(pinsText),
+    ...(ctx.opts.inputs ? { inputs: ctx.opts.inputs } : {}),
   };
   await writeFile(join(ctx.opts.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;

@@ -1,0 +1,52 @@
+// What an image is built from, as one hash stamped into its manifest (`inputs`). `npm run images --
+// ensure` rebuilds an image whose inputs changed since it was built — a pulled recipe, lock, kernel
+// fragment or builder change — not only the missing ones, so nobody boots a stale image by accident.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { canonicalJson, sha256Hex } from './hash.ts';
+import { loadRecipe, RECIPES_DIR } from './recipes.ts';
+import type { Manifest } from './manifest.ts';
+
+const IMAGES_DIR = fileURLToPath(new URL('./', import.meta.url));
+
+/** The builder's own files whose change can change an appliance (tests and the twin's code excluded). */
+const APPLIANCE_CODE = ['.', 'archive', 'archive/keys', 'kernel', 'kernel/fragments'];
+/** The twin is slow to build: only the code that makes it counts. */
+const TWIN_CODE = ['twin.ts', 'manifest.ts', 'artifacts.ts', 'hash.ts', 'distro/debian.ts'];
+
+/** sha256 of each builder file, keyed by its path under images/ (folders: their files, not deeper). */
+function codeHashes(entries: readonly string[], root = IMAGES_DIR): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of entries) {
+    const path = join(root, entry);
+    const files = entry.endsWith('.ts')
+      ? [path]
+      : readdirSync(path, { withFileTypes: true })
+          .filter((d) => d.isFile() && !d.name.endsWith('.test.ts') && d.name !== 'testkit.ts' && !d.name.endsWith('.md'))
+          .map((d) => join(path, d.name));
+    for (const f of files) out[relative(root, f)] = sha256Hex(readFileSync(f));
+  }
+  return out;
+}
+
+/** The inputs of appliance `name`: its resolved recipe (bases included), its lock, and the builder's code. */
+export async function applianceInputs(name: string, recipesDir = RECIPES_DIR): Promise<string> {
+  const { recipe, lockPath } = await loadRecipe(name, recipesDir);
+  const lock = existsSync(lockPath) ? sha256Hex(readFileSync(lockPath)) : null;
+  return sha256Hex(canonicalJson({ kind: 'appliance', recipe, lock, code: codeHashes(APPLIANCE_CODE) }));
+}
+
+/** The inputs of the twin: the package versions it pins (from the appliance locks) and its builder code. */
+export function twinInputs(pins: Record<string, string>): string {
+  return sha256Hex(canonicalJson({ kind: 'twin', pins, code: codeHashes(TWIN_CODE) }));
+}
+
+/** Why a built image must be rebuilt, or undefined when it is current. */
+export function staleReason(built: Pick<Manifest, 'inputs'> | undefined, inputs: string): string | undefined {
+  if (!built) return 'not built';
+  if (!built.inputs) return 'built by an older builder';
+  if (built.inputs !== inputs) return 'its recipe, lock or builder changed since it was built';
+  return undefined;
+}
