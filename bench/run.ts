@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { recipeNames } from '../images/recipes.ts';
@@ -39,6 +39,7 @@ Options:
   --images <a,b>     only these appliances (default: every recipe built in images/dist)
   --timeout <s>      give up on one boot after s seconds (default 300; 1800 for the twin)
   --out <dir>        where to write the results (default bench/)
+  --render <json>    boot nothing: rewrite results.md and phases.svg from an earlier results.json
   -h, --help         this text`;
 
 interface BenchEntry {
@@ -60,7 +61,10 @@ interface MachineInfo {
   platform: string;
   /** When the bench started. */
   date: string;
-  /** 1-minute load average when the bench started and ended: above `cores` means a busy host. */
+  /**
+   * 1-minute load average when the bench started and ended. The start tells whether other work ran
+   * (the bench itself keeps ~1.5 cores busy: v86 plus V8's compiler threads, so the end always reads high).
+   */
   loadAverage: { start: number; end: number };
 }
 
@@ -75,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
       images: { type: 'string' },
       timeout: { type: 'string' },
       out: { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -82,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (values.render) return render(values.render, values.out ?? dirname(values.render));
   const runs = count(values.runs, '--runs', 1);
   const twinRuns = count(values['twin-runs'], '--twin-runs', 0);
   const timeoutMs = values.timeout === undefined ? undefined : count(values.timeout, '--timeout', 1) * 1000;
@@ -123,8 +129,7 @@ async function main(argv: string[]): Promise<number> {
   const results = { machine, settings: { runs, twinRuns }, entries, comparisons, targets, missing };
 
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(outDir, 'results.md'), markdown(entries, comparisons, targets, machine, runs, twinRuns));
-  await writeFile(join(outDir, 'phases.svg'), chart(entries, machine, runs, twinRuns));
+  await writeReports(outDir, results);
 
   console.log(`\n${renderText(resultsTable(entries, comparisons))}\n`);
   console.log('Targets (reported, not asserted):');
@@ -269,7 +274,7 @@ function markdown(entries: BenchEntry[], comparisons: TwinComparison[], targets:
     '# Benchmark results',
     '',
     `${describeMachine(machine)}`,
-    ...(busy(machine) ? ['', `**The host was busy (load average above its ${machine.cores} cores): these times are inflated.**`] : []),
+    ...(busy(machine) ? ['', `**The host was busy when the bench began (load average ${machine.loadAverage.start.toFixed(1)} on ${machine.cores} cores): these times are inflated.**`] : []),
     '',
     `Medians with (min–max) of ${runs} runs per appliance and ${twinRuns} per twin app; cold boots are timed from the machine starting to the app's prompt, phase by phase (` +
       `"app" is the time the twin takes to start the app by hand). Restore: from asking a warm machine thread to restore a state saved at the prompt until a typed line (an \`echo\` at a shell, the app's first smoke line otherwise) is answered. ` +
@@ -317,8 +322,37 @@ function describeMachine(m: MachineInfo): string {
   return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM), ${m.platform}, Node ${m.node}, v86 ${m.v86}; load average ${m.loadAverage.start.toFixed(1)} at start, ${m.loadAverage.end.toFixed(1)} at end.`;
 }
 
+/** Other work was running when the bench began (its own load is not counted: see MachineInfo). */
 function busy(m: MachineInfo): boolean {
-  return Math.max(m.loadAverage.start, m.loadAverage.end) > m.cores;
+  return m.loadAverage.start > m.cores / 2;
+}
+
+interface Results {
+  machine: MachineInfo;
+  settings: { runs: number; twinRuns: number };
+  entries: BenchEntry[];
+  comparisons: TwinComparison[];
+  targets: TargetCheck[];
+}
+
+async function writeReports(outDir: string, r: Results): Promise<void> {
+  const { runs, twinRuns } = r.settings;
+  await writeFile(join(outDir, 'results.md'), markdown(r.entries, r.comparisons, r.targets, r.machine, runs, twinRuns));
+  await writeFile(join(outDir, 'phases.svg'), chart(r.entries, r.machine, runs, twinRuns));
+}
+
+/** `--render`: the reports of an earlier run, rewritten by this version of the report code. */
+async function render(file: string, outDir: string): Promise<number> {
+  let results: Results;
+  try {
+    results = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  } catch (e) {
+    throw new CliError(`Cannot read ${file}: ${(e as Error).message}`, 'Name a results.json written by npm run bench.');
+  }
+  if (!Array.isArray(results.entries) || !results.machine || !results.settings) throw new CliError(`${file} is not a results.json written by npm run bench.`, 'Run the benchmark: npm run bench');
+  await writeReports(outDir, results);
+  console.log(`Wrote ${['results.md', 'phases.svg'].map((f) => join(outDir, f)).join(', ')} from ${file}`);
+  return 0;
 }
 
 function count(s: string, flag: string, min: number): number {

@@ -387,9 +387,14 @@ export class Machine {
     this.#cpuWatched = true;
     const timers = cpu.run_hardware_timers;
     cpu.run_hardware_timers = (acpi, now) => {
-      if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) this.#pagingSeen = this.#mark();
+      // Marked as they happen (a quiet Debian spends minutes in userspace: the timeline must say so).
+      if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) {
+        this.#pagingSeen = this.#mark();
+        this.#markPhase('firmware', this.#pagingSeen, 'cpu');
+      }
       if (this.#pagingSeen && !this.#userSeen && cpu.cpl[0] === 3) {
         this.#userSeen = this.#mark();
+        this.#markPhase('kernel', this.#userSeen, 'cpu');
         cpu.run_hardware_timers = timers;
         this.#cpuWatched = false;
       }
@@ -514,10 +519,11 @@ export class Machine {
 
   #onReadyMarker(): void {
     const now = this.#mark();
-    // Kernels booted with `quiet` print neither their banner nor "Run /init": fall back to what the
-    // CPU showed (paging on: the decompressed kernel runs; first user-mode code: init runs).
-    if (!this.#marks.has('firmware')) this.#markPhase('firmware', this.#pagingSeen ?? now, 'cpu');
-    if (!this.#marks.has('kernel')) this.#markPhase('kernel', this.#userSeen ?? now, 'cpu');
+    // Kernels booted with `quiet` print neither their banner nor "Run /init": the CPU watch marks them
+    // (paging on: the decompressed kernel runs; first user-mode code: init runs). A guest it did not
+    // see do either ends both phases here.
+    this.#markPhase('firmware', now, 'cpu');
+    this.#markPhase('kernel', now, 'cpu');
     this.#markPhase('userspace', now, 'console');
     if (!this.#appMarker) {
       this.#markPhase('ready', now, 'console');

@@ -41,8 +41,11 @@ afterAll(async () => {
 
 describe('machine: shell appliance', () => {
   it('boots, answers, saves its state, stops, restores at the prompt and answers again', async () => {
-    const m = await bootImage(SHELL);
+    const m = new NodeMachine(SHELL, manifest);
     machines.push(m);
+    const arrived = new Map<string, number>();
+    m.on('phase', (p) => arrived.set(p.phase, performance.now()));
+    await m.boot();
     const ready = await m.ready(READY_MS);
     const bootLoad = m.phases[0];
 
@@ -57,6 +60,8 @@ describe('machine: shell appliance', () => {
     expect(kernel.at).toBeGreaterThanOrEqual(firmware.at);
     expect(userspace.at).toBeGreaterThanOrEqual(kernel.at);
     expect(appReady).toMatchObject({ at: userspace.at, instructions: userspace.instructions });
+    // Streamed as they happen, not all at the prompt: the kernel's end arrived while userspace ran.
+    expect(arrived.get('userspace')! - arrived.get('kernel')!).toBeGreaterThan((userspace.at - kernel.at) / 2);
     expect(ready.instructions).toBeGreaterThan(1_000_000);
     expect(m.output).toContain(manifest.readyMarker);
 
