@@ -96,6 +96,8 @@ export function stallLimitMs(options: Pick<BootOptions, 'stallTimeoutMs'> & { ma
 }
 /** A CPU that retires nothing for this long while not idling (or idling with interrupts off) is hung. */
 const HUNG_CPU_MS = 15_000;
+/** How long a script waits for the prompt after a step's answer before typing the next line anyway. */
+const PROMPT_WAIT_MS = 5000;
 /** Decoded serial text kept for scripts and waiters. */
 const TEXT_KEEP = 1 << 20;
 const LOAD_TIMEOUT_MS = 60_000;
@@ -178,6 +180,8 @@ export class Machine {
   #hungReported = false;
 
   #scripts: Promise<unknown> = Promise.resolve();
+  /** The prompt scripts wait for between lines (the app's, for a distro that starts one). */
+  readonly #prompt: string;
   /** The loaded artifacts as v86 options, kept for a reset. */
   #settings: V86Options | undefined;
   #restored = false;
@@ -196,6 +200,7 @@ export class Machine {
       throw new MachineFailure('bad-image', `Image ${options.manifest.name} has no app "${options.app}".`, `Choose one of: ${(options.manifest.apps ?? []).map((a) => a.name).join(', ') || 'none'}.`);
     }
     this.#appMarker = app ? latin1OfUtf8(app.readyMarker) : undefined;
+    this.#prompt = app?.readyMarker ?? options.manifest.readyMarker;
     loader.onDiskError = (e) => this.#fail(e);
   }
 
@@ -811,11 +816,17 @@ export class Machine {
         const step = steps[i];
         const from = this.#textEnd();
         this.#type(`${step.send}\r`);
+        let end: number;
         try {
-          await this.#waitFor(step.expect, (step.timeout ?? 10) * 1000, from, step.send);
+          end = await this.#waitFor(step.expect, (step.timeout ?? 10) * 1000, from, step.send);
         } catch (e) {
           return { ok: false, transcript: this.#textSince(start), failedStep: i, message: (e as Error).message };
         }
+        // Like a person, wait for the prompt before typing on: a line typed while the app still works
+        // is echoed by the terminal in cooked mode, and a line editor (linenoise in redis-cli) then
+        // reads its Enter as a newline it ignores. A step that leaves another program's prompt (or
+        // none) just costs the wait.
+        if (i < steps.length - 1) await this.#waitFor(this.#prompt, PROMPT_WAIT_MS, end).catch(() => undefined);
       }
       return { ok: true, transcript: this.#textSince(start) };
     };
