@@ -30,11 +30,14 @@ describe('share links', () => {
   it('makes a link with a demo script in the share view', async () => {
     const { page, url } = maker;
     await page.goto(`${url}#/share/shell`);
+    const current = () => page.getByLabel('Share link').inputValue().catch(() => '');
+    // The view starts from shell's own smoke script; wait for its link so the next one is ours.
+    const initial = await pollFor('the link for the default script', async () => (await current()) || undefined);
     // The expected text is computed by the guest, so the typed line's echo cannot match it.
     await page.getByLabel('Demo script').fill('> echo share-$((6*7))\nshare-42\n> echo $((1+1))x\n2x\n');
     link = await pollFor('a link with the new script', async () => {
-      const value = await page.getByLabel('Share link').inputValue().catch(() => '');
-      return value && value !== link ? value : undefined;
+      const value = await current();
+      return value && value !== initial ? value : undefined;
     });
     expect(link).toMatch(/#\/s\/[A-Za-z0-9_-]+$/);
     await page.getByText('2 steps').waitFor();
@@ -46,10 +49,16 @@ describe('share links', () => {
     await page.goto(link.replace(/^http:\/\/[^/]+\//, viewer.url));
     await pollFor('the script to finish', async () => (await page.locator('[data-step-state="ok"]').count()) === 2, 180_000);
     // The terminal draws on the next frame: wait for the text rather than read it once.
-    await pollFor('share-42 and 2x on lines of their own', async () => {
-      const lines = (await terminalLines(page, 'shell')).map((l) => l.trim());
-      return lines.includes('share-42') && lines.includes('2x');
-    });
+    let lines: string[] = [];
+    try {
+      await pollFor('share-42 and 2x on lines of their own', async () => {
+        lines = (await terminalLines(page, 'shell')).map((l) => l.trim());
+        return lines.includes('share-42') && lines.includes('2x');
+      });
+    } catch (e) {
+      await screenshot(page, 'share-open-failed');
+      throw new Error(`${(e as Error).message}\nterminal:\n${lines.join('\n')}`, { cause: e });
+    }
     await screenshot(page, 'share-open');
   });
 
