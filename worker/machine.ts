@@ -163,8 +163,6 @@ export class Machine {
 
   // boot phases
   #marks = new Map<BootPhaseName, Mark>();
-  #pagingSeen: Mark | undefined;
-  #userSeen: Mark | undefined;
   #cpuWatched = false;
   #readyMarker = '';
   #appMarker: string | undefined;
@@ -385,7 +383,7 @@ export class Machine {
    * Watches for the kernel taking over (paging switched on) and for the first user-mode code (init),
    * for kernels that print neither (`quiet`). v86 calls run_hardware_timers from inside its main loop
    * every ~100k guest instructions, so sampling there sees even a short-lived init; the hook goes
-   * away once both are seen.
+   * away once the kernel phase has ended (seen here or on the console).
    */
   #watchCpu(cpu: NonNullable<V86Internals['v86']>['cpu']): void {
     if (this.#cpuWatched) return;
@@ -393,13 +391,9 @@ export class Machine {
     const timers = cpu.run_hardware_timers;
     cpu.run_hardware_timers = (acpi, now) => {
       // Marked as they happen (a quiet Debian spends minutes in userspace: the timeline must say so).
-      if (!this.#pagingSeen && cpu.cr[0] & 0x80000000) {
-        this.#pagingSeen = this.#mark();
-        this.#markPhase('firmware', this.#pagingSeen, 'cpu');
-      }
-      if (this.#pagingSeen && !this.#userSeen && cpu.cpl[0] === 3) {
-        this.#userSeen = this.#mark();
-        this.#markPhase('kernel', this.#userSeen, 'cpu');
+      if (!this.#marks.has('firmware') && cpu.cr[0] & 0x80000000) this.#markPhase('firmware', this.#mark(), 'cpu');
+      if (this.#marks.has('firmware') && !this.#marks.has('kernel') && cpu.cpl[0] === 3) this.#markPhase('kernel', this.#mark(), 'cpu');
+      if (this.#marks.has('kernel')) {
         cpu.run_hardware_timers = timers;
         this.#cpuWatched = false;
       }
@@ -721,7 +715,6 @@ export class Machine {
       return;
     }
     this.#marks.clear();
-    this.#pagingSeen = this.#userSeen = undefined;
     this.#cpuWatched = false;
     this.#tail = '';
     this.#line.length = 0;
