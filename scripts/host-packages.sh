@@ -3,7 +3,7 @@
 # Kernel build: gcc make flex bison bc libelf-dev lz4 xz-utils. Debian twin: mmdebstrap e2fsprogs
 # debian-archive-keyring. Browser tests: chromium (driven by playwright-core).
 set -euo pipefail
-packages=(gcc make flex bison bc libelf-dev lz4 xz-utils mmdebstrap e2fsprogs debian-archive-keyring chromium fonts-dejavu-core fonts-liberation)
+packages=(gcc make flex bison bc libelf-dev lz4 xz-utils mmdebstrap arch-test e2fsprogs debian-archive-keyring chromium fonts-dejavu-core fonts-liberation)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
