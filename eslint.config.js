@@ -20,4 +20,41 @@ export default ts.config(
       'svelte/prefer-svelte-reactivity': 'off',
     },
   },
+  // Imports point down only: web → worker → images (../shared/DESIGN.md). Tests may reach anywhere.
+  {
+    files: ['images/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+(worker|web)/', message: 'images/ is the bottom layer: it imports neither worker/ nor web/.' }] }],
+    },
+  },
+  {
+    files: ['worker/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ regex: '^(\\.\\./)+web/', message: 'worker/ never imports web/: the page drives the worker, not the other way round.' }] }],
+    },
+  },
+  {
+    files: ['web/**/*.ts', 'web/**/*.svelte'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      // Only types cross into the page, except the modules it drives directly: the bridge (one per
+      // worker), the image store and its content addressing (the page writes what the worker reads),
+      // the stats and boot-phase durations shared with the compare CLI, and the serial text window the
+      // script runner uses too. None of them pulls v86 into the UI bundle.
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+worker/(?!(bridge|image-store|artifacts|stats|phases|serial-text)\\.ts$)',
+              allowTypeImports: true,
+              message: 'web/ imports worker/ only as `import type` (besides bridge, image-store, artifacts, stats, phases and serial-text): worker code stays out of the UI bundle.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

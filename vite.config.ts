@@ -1,5 +1,6 @@
 // Vite config for the lab page (web/): serves the built images at /images/ in dev and preview, lists them
-// in /images/index.json, copies them into the build, and emits v86's wasm for the machine worker.
+// in /images/index.json, copies them into the build, emits v86's wasm for the machine worker, and sets
+// the built page's Content Security Policy.
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, link, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
@@ -11,6 +12,32 @@ import { defineConfig, type Plugin } from 'vite';
 const root = dirname(fileURLToPath(import.meta.url));
 /** Where built images live; WHITTLE_IMAGES_DIR points elsewhere (e.g. a fixture) for development. */
 const imagesDir = resolve(process.env.WHITTLE_IMAGES_DIR ?? join(root, 'images/dist'));
+
+/**
+ * The page's Content Security Policy: written into the built index.html as a `<meta http-equiv>` (for
+ * static hosts that set no headers) and sent as a header by `vite preview` — the header also governs the
+ * machine's Web Worker, which a `<meta>` in the page does not. Deploying elsewhere: send this header.
+ * The dev server sets none (Vite's client and hot reload need more).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  // The bundle and the machine worker, from this origin only; v86 compiles wasm (its own module and,
+  // as it runs, the guest code it translates) and so does zstd: 'wasm-unsafe-eval', not 'unsafe-eval'.
+  "script-src 'self' 'wasm-unsafe-eval'",
+  // v86 runs its timer in a tiny Worker it makes from a blob: URL (libv86's register_yield); a blob:
+  // URL can only be made by script already running here.
+  "worker-src 'self' blob:",
+  // xterm.js writes its renderer's CSS into <style> elements it creates, and Svelte may set style
+  // attributes: both need 'unsafe-inline' for styles (never for scripts).
+  "style-src 'self' 'unsafe-inline'",
+  // The favicon is a data: URL.
+  "img-src 'self' data:",
+  // A share link's manifest and artifacts may live on any site (read with fetch, verified by sha256).
+  "connect-src 'self' https: http:",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'none'",
+].join('; ');
 
 /** The catalog the library reads: one entry per image folder holding a manifest.json. */
 export interface ImageIndex {
@@ -91,7 +118,16 @@ function whittleImages(): Plugin {
     },
     // Preview serves images from images/dist directly too, so images built after the app show up.
     configurePreviewServer(server) {
+      server.middlewares.use((_req, res, next) => {
+        res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+        next();
+      });
       server.middlewares.use((req, res, next) => void serveImages(req, res, next).catch(next));
+    },
+    // First in <head>: a policy in a <meta> governs only what comes after it.
+    transformIndexHtml(_html, ctx) {
+      if (ctx.server) return;
+      return [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' }];
     },
     async writeBundle() {
       const target = join(outDir, 'images');

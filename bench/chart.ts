@@ -4,7 +4,7 @@
 
 import type { Phase } from '../worker/cli/measure.ts';
 import { PHASES } from '../worker/cli/measure.ts';
-import { formatMs } from '../worker/cli/table.ts';
+import { formatMs } from '../images/format.ts';
 
 export interface ChartRow {
   label: string;

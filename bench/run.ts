@@ -13,7 +13,8 @@ import { bootToPrompt, CliError, currentPhase, defaultTimeoutMs, imageDir, image
 import type { BootRun, ImageFacts, Phase, RestoreRun, Target } from '../worker/cli/measure.ts';
 import { ratio, summarize } from '../worker/stats.ts';
 import type { Summary } from '../worker/stats.ts';
-import { formatBytes, formatMs, formatRatio, formatSummary, renderMarkdown, renderText } from '../worker/cli/table.ts';
+import { renderMarkdown, renderText } from '../worker/cli/table.ts';
+import { formatBytes, formatMemory, formatMs, formatRatio, formatSummary } from '../images/format.ts';
 import type { Table } from '../worker/cli/table.ts';
 import type { PhaseMark } from '../worker/protocol.ts';
 import { atLeast, atMost, formatCheck } from '../worker/cli/targets.ts';
@@ -319,7 +320,7 @@ function machineInfo(loadStart: number, startedAt: Date): MachineInfo {
 }
 
 function describeMachine(m: MachineInfo): string {
-  return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${formatBytes(m.memoryBytes)} RAM), ${m.platform}, Node ${m.node}, v86 ${m.v86}; load average ${m.loadAverage.start.toFixed(1)} at start, ${m.loadAverage.end.toFixed(1)} at end.`;
+  return `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpu} (${m.cores} cores, ${formatMemory(m.memoryBytes)} RAM), ${m.platform}, Node ${m.node}, v86 ${m.v86}; load average ${m.loadAverage.start.toFixed(1)} at start, ${m.loadAverage.end.toFixed(1)} at end.`;
 }
 
 /** Other work was running when the bench began (its own load is not counted: see MachineInfo). */

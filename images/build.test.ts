@@ -1,15 +1,16 @@
 // The whole builder pipeline against a fake, signed archive served on 127.0.0.1: reproducible output,
 // and tampering (InRelease, Packages.xz, a cached .deb) refused with images/dist left as it was.
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flipByte, makeFakeArchive, serveFiles, tempDir, type FakeArchive, type FileServer } from './archive/testkit.ts';
-import { build, type BuildOptions } from './build.ts';
+import { appliancePins, build, type BuildOptions } from './build.ts';
 import { readCpio } from './cpio.ts';
 import { zstdDecompress } from './archive/index.ts';
 import type { Manifest } from './manifest.ts';
+import { sha256Hex } from './hash.ts';
+import { recordExpected, verifyImage } from './verify.ts';
 
 const APPLETS = ['[', '[[', 'cat', 'echo', 'hostname', 'ip', 'ls', 'mkdir', 'mount', 'setsid', 'sh', 'sleep', 'cttyhack'].sort();
 const fakeBusybox = `\x7fnot-really-elf busybox\0${APPLETS.join('\0')}\0\0`;
@@ -34,7 +35,7 @@ async function options(name: string, extra: Partial<BuildOptions> = {}): Promise
 
 function hashes(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const f of readdirSync(dir)) out[f] = createHash('sha256').update(readFileSync(join(dir, f))).digest('hex');
+  for (const f of readdirSync(dir)) out[f] = sha256Hex(readFileSync(join(dir, f)));
   return out;
 }
 
@@ -86,7 +87,7 @@ describe('build (fake archive, stock kernel)', () => {
     expect(lock.boot.packages.map((p: { name: string }) => p.name)).toEqual(['linux-image-6.1.0-99-686', 'seabios']);
     const initrd = first.artifacts.find((a) => a.role === 'initrd')!;
     const raw = initrd.compression === 'zstd' ? await zstdDecompress(readFileSync(join(dir, initrd.file!))) : readFileSync(join(dir, initrd.file!));
-    expect(createHash('sha256').update(raw).digest('hex')).toBe(initrd.sha256);
+    expect(sha256Hex(raw)).toBe(initrd.sha256);
     const paths = readCpio(raw).map((e) => e.path);
     expect(paths).toContain('init');
     expect(paths).toContain('dev/console');
@@ -138,5 +139,49 @@ describe('build (fake archive, stock kernel)', () => {
     await writeFile(path, JSON.stringify({ ...recipe, packages: ['busybox-static'] }));
     await expect(build('demo', await options('demo'))).rejects.toThrow(/lock of demo was made for other packages/);
     await writeFile(path, JSON.stringify(recipe));
+  });
+});
+
+describe('verify (fake archive, stock kernel)', () => {
+  it('passes against the expected.json recorded from the same build, and names an artifact that differs', async () => {
+    const manifest = await build('demo', await options('demo'));
+    const path = await recordExpected('demo', manifest, join(work, 'recipes'));
+    expect(path).toBe(join(work, 'recipes', 'demo', 'expected.json'));
+    const expected = JSON.parse(await readFile(path, 'utf8'));
+    expect(expected.toolchain).toEqual([]); // Debian's stock kernel: nothing compiled here
+    expect(expected.artifacts.map((a: { role: string }) => a.role)).toEqual(['bios', 'vgabios', 'kernel', 'initrd']);
+    const before = hashes(join(work, 'dist', 'demo'));
+    expect((await verifyImage('demo', await options('demo'))).kind).toBe('identical');
+    const initrd = expected.artifacts[3];
+    await writeFile(path, JSON.stringify({ ...expected, artifacts: [...expected.artifacts.slice(0, 3), { ...initrd, sha256: '0'.repeat(64) }] }));
+    const verdict = await verifyImage('demo', await options('demo'));
+    expect(verdict).toMatchObject({ kind: 'different', artifact: 'initrd' });
+    expect(verdict.message).toBe(`demo: initrd (${initrd.file}) differs: it has sha256 ${initrd.sha256}, ${initrd.size} bytes; expected ${'0'.repeat(64)}, ${initrd.size} bytes`);
+    // verify builds into a temporary folder: images/dist is left alone.
+    expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
+    await rm(path);
+    await expect(verifyImage('demo', await options('demo'))).rejects.toThrow(/expected\.json does not exist/);
+  });
+});
+
+describe('build debian (the twin, through the same pipeline)', () => {
+  it('stops at its pins stage when no appliance lock pins seabios, leaving dist alone', async () => {
+    await mkdir(join(work, 'no-recipes'), { recursive: true });
+    await expect(build('debian', await options('debian', { recipesDir: join(work, 'no-recipes') }))).rejects.toThrow('No appliance lock pins seabios yet');
+    expect(readdirSync(join(work, 'dist')).filter((f) => f.includes('debian'))).toEqual([]);
+  });
+});
+
+describe('appliancePins (the twin\'s versions)', () => {
+  it('takes every locked version and seabios, and refuses two locks that disagree', async () => {
+    const lockText = await readFile(join(work, 'recipes', 'demo', 'lock.json'), 'utf8');
+    const pins = await appliancePins(join(work, 'recipes'));
+    expect(pins.pins).toMatchObject({ app: '1.0-1', 'busybox-static': '1:1.35.0-4', seabios: '1.16.2-1' });
+    expect(pins.seabios?.name).toBe('seabios');
+    await mkdir(join(work, 'recipes', 'other'), { recursive: true });
+    await writeFile(join(work, 'recipes', 'other', 'recipe.json'), await readFile(join(work, 'recipes', 'demo', 'recipe.json')));
+    await writeFile(join(work, 'recipes', 'other', 'lock.json'), lockText.replace('"version": "1.16.2-1"', '"version": "1.16.3-1"'));
+    await expect(appliancePins(join(work, 'recipes'))).rejects.toThrow('The appliance locks disagree on seabios: 1.16.2-1 and 1.16.3-1');
+    await rm(join(work, 'recipes', 'other'), { recursive: true });
   });
 });

@@ -1,8 +1,10 @@
-// The appliance builder: a pipeline of named stages over one context (mkosi's build_image()).
-// Recipe in, images/dist/<name>/{manifest.json, artifacts} out, moved into place only when complete.
+// The image builder: one pipeline of named stages over one context (mkosi's build_image()), for the
+// appliances and for the `debian` twin alike; a stage that does not apply to an image returns early.
+// Recipe (or the appliance locks, for the twin) in, images/dist/<name>/{manifest.json, artifacts} out,
+// published into place only when complete.
 
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   diffLocks,
@@ -24,16 +26,21 @@ import {
   type LockedPackage,
 } from './archive/index.ts';
 import { writeArtifact } from './artifacts.ts';
+import { distroState, installDistro, makeDisk, TWIN, writeDiskArtifact, writeDistroManifest, type DistroState } from './distro/debian.ts';
+import { seabiosFirmware, type Firmware } from './firmware.ts';
 import { sha256Hex } from './hash.ts';
 import { applianceInputs } from './inputs.ts';
 import { busyboxApplets } from './busybox.ts';
 import { addApplianceFiles } from './init.ts';
 import { buildKernel } from './kernel/kernel.ts';
-import { fail, formatBytes, type Log } from './log.ts';
+import { formatBytes } from './format.ts';
+import { fail, type Log } from './log.ts';
 import { MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
-import { loadRecipe, type RecipeSource } from './recipes.ts';
+import { publishDir, writeFileAtomic } from './publish.ts';
+import { loadRecipe, recipeNames, type RecipeSource } from './recipes.ts';
 import type { Recipe } from './recipe.ts';
 import { BUILDER_OWNER, RootTree, trim as trimTree, type TrimReport } from './rootfs.ts';
+import { epochOfDate, sourceDateEpoch } from './source-date-epoch.ts';
 
 /** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel). */
 export interface RecipeLock {
@@ -58,21 +65,31 @@ export interface BuildOptions {
 }
 
 export interface BuildContext {
-  recipe: Recipe;
-  source: RecipeSource;
+  name: string;
   opts: BuildOptions;
+  /** An appliance's recipe; absent for the twin. */
+  appliance?: { recipe: Recipe; source: RecipeSource };
+  /** The twin's own state (images/distro/debian.ts); absent for an appliance. */
+  distro?: DistroState;
   archive?: Archive;
   lock?: RecipeLock;
+  /** The .debs the build takes from the archive, verified by sha256: an appliance's locked packages, the twin's seabios. */
+  packages: LockedPackage[];
   epoch: number;
+  /** package name -> verified .deb in the cache. */
   debs: Map<string, string>;
   tree: RootTree;
   trimReport?: TrimReport;
+  /** The initrd the kernel boots: an appliance's cpio, or the twin's initramfs-tools image. */
   initramfs?: Uint8Array;
   kernel?: { bzImage: Uint8Array; config?: string; configHash: string; version: string; source: string; stock: boolean };
-  firmware?: { bios: Uint8Array; vgabios: Uint8Array };
+  firmware?: Firmware;
+  /** The folder being filled, renamed to images/dist/<name> when the build succeeds. */
   outDir: string;
   artifacts: Artifact[];
   manifest?: Manifest;
+  /** Run when the build ends, whether it succeeded or not (the twin's work folder). */
+  cleanups: (() => Promise<void>)[];
 }
 
 /** Serial console settings every appliance boots with. `quiet` keeps the emulated UART from printing
@@ -83,40 +100,50 @@ export const APPLIANCE_CMDLINE = 'console=ttyS0 quiet tsc=reliable init_on_free=
 /** Debian's stock kernel gets the same console; its own defaults otherwise. */
 export const STOCK_CMDLINE = 'console=ttyS0';
 
+/** Builds image `name` (a recipe, or {@link TWIN}.name) into `opts.distDir`, replacing the previous build. */
 export async function build(name: string, opts: BuildOptions): Promise<Manifest> {
-  const source = await loadRecipe(name, opts.recipesDir);
-  const ctx: BuildContext = {
-    recipe: source.recipe,
-    source,
-    opts,
-    epoch: 0,
-    debs: new Map(),
-    tree: new RootTree(),
-    outDir: '',
-    artifacts: [],
-  };
-  await mkdir(opts.distDir, { recursive: true });
-  ctx.outDir = await mkdtemp(join(opts.distDir, `.${name}.building-`));
-  await chmod(ctx.outDir, 0o755); // served as static files
+  const ctx = await createContext(name, opts);
   try {
-    await lockPackages(ctx);
-    await fetchPackages(ctx);
-    await unpack(ctx);
-    trim(ctx);
-    writeInitramfs(ctx);
-    await buildTheKernel(ctx);
-    await extractFirmware(ctx);
-    await writeImage(ctx);
-    await moveIntoPlace(ctx);
-    return ctx.manifest!;
+    const manifest = await publishDir(join(opts.distDir, name), async (outDir) => {
+      ctx.outDir = outDir;
+      await lockPackages(ctx);
+      await pinTwin(ctx);
+      await fetchPackages(ctx);
+      await unpack(ctx);
+      trim(ctx);
+      writeInitramfs(ctx);
+      await installDistro(ctx);
+      await makeDisk(ctx);
+      await buildTheKernel(ctx);
+      await extractFirmware(ctx);
+      await writeArtifacts(ctx);
+      await writeDiskArtifact(ctx);
+      await writeManifest(ctx);
+      await writeDistroManifest(ctx);
+      return ctx.manifest!;
+    });
+    reportDone(ctx);
+    return manifest;
   } finally {
-    await rm(ctx.outDir, { recursive: true, force: true });
+    for (const cleanup of ctx.cleanups.reverse()) await cleanup();
   }
+}
+
+async function createContext(name: string, opts: BuildOptions): Promise<BuildContext> {
+  const ctx: BuildContext = { name, opts, packages: [], epoch: 0, debs: new Map(), tree: new RootTree(), outDir: '', artifacts: [], cleanups: [] };
+  if (name === TWIN.name) ctx.distro = distroState({}, opts.cacheDir);
+  else {
+    const source = await loadRecipe(name, opts.recipesDir);
+    ctx.appliance = { recipe: source.recipe, source };
+  }
+  return ctx;
 }
 
 /** Archive + Resolve: use the lock beside the recipe, or resolve from the verified archive and write one. */
 async function lockPackages(ctx: BuildContext): Promise<void> {
-  const { recipe, source, opts } = ctx;
+  if (!ctx.appliance) return;
+  const { recipe, source } = ctx.appliance;
+  const { opts } = ctx;
   const existing = existsSync(source.lockPath) ? parseRecipeLock(await readFile(source.lockPath, 'utf8'), source.lockPath) : undefined;
   if (existing && !opts.updateLock) {
     opts.log.stage('lock', `${existing.rootfs.packages.length} packages from ${source.lockPath}`);
@@ -145,11 +172,46 @@ async function lockPackages(ctx: BuildContext): Promise<void> {
         if (!samePackages(diff)) opts.log.info(`lock ${part} changed:\n${formatLockDiff(diff)}`);
       }
     }
-    await writeFile(source.lockPath, formatRecipeLock(lock));
+    await writeFileAtomic(source.lockPath, formatRecipeLock(lock));
     opts.log.info(`wrote ${source.lockPath}: ${lock.rootfs.packages.length} packages + ${lock.boot.packages.map((p) => p.name).join(', ')}`);
     ctx.lock = lock;
   }
-  ctx.epoch = sourceDateEpoch(ctx.lock.rootfs.date);
+  ctx.packages = [...ctx.lock.rootfs.packages, ...ctx.lock.boot.packages];
+  ctx.epoch = sourceDateEpoch(epochOfDate(ctx.lock.rootfs.date, "the lock's archive date"));
+}
+
+/** Pins (the twin): every version the appliance locks hold, and their SeaBIOS, so both boot the same bytes. */
+async function pinTwin(ctx: BuildContext): Promise<void> {
+  if (!ctx.distro) return;
+  const { pins, epoch, seabios } = await appliancePins(ctx.opts.recipesDir);
+  if (!seabios) fail('No appliance lock pins seabios yet', { hint: 'Build the appliances first: npm run images -- build shell sqlite lua redis' });
+  ctx.distro.pins = pins;
+  ctx.packages = [seabios];
+  ctx.epoch = sourceDateEpoch(epoch);
+  ctx.opts.log.stage('pins', `${Object.keys(pins).length} package versions from the appliance locks`);
+}
+
+/** Every package version the appliances' locks pin (root filesystem and boot packages), the latest lock date, their seabios. */
+export async function appliancePins(recipesDir?: string): Promise<{ pins: Record<string, string>; epoch: number; seabios?: LockedPackage }> {
+  const pins: Record<string, string> = {};
+  let epoch = 0;
+  let seabios: LockedPackage | undefined;
+  for (const name of recipeNames(recipesDir)) {
+    const { lockPath } = await loadRecipe(name, recipesDir);
+    if (!existsSync(lockPath)) continue;
+    const lock = parseRecipeLock(await readFile(lockPath, 'utf8'), lockPath);
+    for (const p of [...lock.rootfs.packages, ...lock.boot.packages]) {
+      if (pins[p.name] && pins[p.name] !== p.version) {
+        fail(`The appliance locks disagree on ${p.name}: ${pins[p.name]} and ${p.version} (in ${lockPath})`, {
+          hint: 'Re-resolve them against one archive: npm run images -- build <recipes...> --update-lock',
+        });
+      }
+      pins[p.name] = p.version;
+      if (p.name === 'seabios') seabios = p;
+    }
+    epoch = Math.max(epoch, epochOfDate(lock.rootfs.date, `the archive date in ${lockPath}`));
+  }
+  return { pins, epoch, seabios };
 }
 
 /** Firmware and kernel packages: SeaBIOS plus the kernel source (tailored) or Debian's 686 kernel (stock). */
@@ -197,24 +259,11 @@ export function recipeLockHash(lock: RecipeLock): string {
   return sha256Hex(`${lockHash(lock.rootfs)}\n${lockHash(lock.boot)}\n`);
 }
 
-/** Builds are stamped with SOURCE_DATE_EPOCH if set, else the locked archive's Release date. */
-function sourceDateEpoch(releaseDate: string): number {
-  const env = process.env.SOURCE_DATE_EPOCH;
-  if (env) {
-    if (!/^\d+$/.test(env)) fail(`SOURCE_DATE_EPOCH=${env} is not a number of seconds`);
-    return Number(env);
-  }
-  const t = Date.parse(releaseDate);
-  if (Number.isNaN(t)) fail(`the lock's archive date ${JSON.stringify(releaseDate)} is not a date`);
-  return Math.floor(t / 1000);
-}
-
 /** Fetch: every locked .deb, verified by sha256, into the shared cache. */
 async function fetchPackages(ctx: BuildContext): Promise<void> {
-  const all: LockedPackage[] = [...ctx.lock!.rootfs.packages, ...ctx.lock!.boot.packages];
-  ctx.opts.log.stage('fetch', `${all.length} packages`);
+  ctx.opts.log.stage('fetch', `${ctx.packages.length} packages`);
   let mirror: string | undefined;
-  const fetched = await fetchDebs(all, {
+  const fetched = await fetchDebs(ctx.packages, {
     get mirror() {
       return (mirror ??= ctx.opts.mirror());
     },
@@ -226,6 +275,7 @@ async function fetchPackages(ctx: BuildContext): Promise<void> {
 
 /** Unpack: each root-filesystem package's data.tar into the tree (no dpkg, no maintainer scripts). */
 async function unpack(ctx: BuildContext): Promise<void> {
+  if (!ctx.lock) return;
   ctx.opts.log.stage('unpack', `${ctx.lock!.rootfs.packages.length} packages`);
   for (const p of ctx.lock!.rootfs.packages) {
     const deb = await readDeb(ctx.debs.get(p.name)!);
@@ -239,7 +289,9 @@ async function unpack(ctx: BuildContext): Promise<void> {
 
 /** Trim and assemble: drop what the app does not need, add /init and the rest of the appliance. */
 function trim(ctx: BuildContext): void {
-  const { recipe, tree } = ctx;
+  if (!ctx.appliance) return;
+  const { recipe } = ctx.appliance;
+  const { tree } = ctx;
   const before = tree.size();
   const busybox = tree.resolve('bin/busybox');
   const applets = busybox?.data ? busyboxApplets(busybox.data) : [];
@@ -251,12 +303,16 @@ function trim(ctx: BuildContext): void {
 }
 
 function writeInitramfs(ctx: BuildContext): void {
+  if (!ctx.appliance) return;
   ctx.initramfs = ctx.tree.toCpio(ctx.epoch);
   ctx.opts.log.stage('initramfs', `newc cpio, ${formatBytes(ctx.initramfs.length)}`);
 }
 
+/** Kernel (appliances): tailored from linux-source-6.1, or Debian's stock one. The twin's came with its install. */
 async function buildTheKernel(ctx: BuildContext): Promise<void> {
-  const { recipe, opts } = ctx;
+  if (!ctx.appliance) return;
+  const { recipe } = ctx.appliance;
+  const { opts } = ctx;
   if (recipe.kernel.kind === 'stock') {
     const pkg = ctx.lock!.boot.packages.find((p) => p.name.startsWith('linux-image-'))!;
     const deb = await readDeb(ctx.debs.get(pkg.name)!);
@@ -274,9 +330,7 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
       const tarball = join(opts.cacheDir, 'linux', src.version, 'linux-source-6.1.tar.xz');
       if (!existsSync(tarball)) {
         opts.log.info('extracting linux-source-6.1.tar.xz from the verified .deb');
-        await mkdir(join(opts.cacheDir, 'linux', src.version), { recursive: true });
-        await writeFile(`${tarball}.part`, await readDebMember(ctx.debs.get(src.name)!, 'usr/src/linux-source-6.1.tar.xz'));
-        await rename(`${tarball}.part`, tarball);
+        await writeFileAtomic(tarball, await readDebMember(ctx.debs.get(src.name)!, 'usr/src/linux-source-6.1.tar.xz'));
       }
       return tarball;
     },
@@ -293,27 +347,34 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
   ctx.kernel = { bzImage: k.bzImage, config: k.config, configHash: k.configHash, version: k.kernelRelease, source: `linux-source-6.1 ${src.version}`, stock: false };
 }
 
-/** Firmware: SeaBIOS and its VGA BIOS from Debian's seabios package. */
+/** Firmware: SeaBIOS and its VGA BIOS from the locked seabios package (the twin's: the appliances'). */
 async function extractFirmware(ctx: BuildContext): Promise<void> {
-  const pkg = ctx.lock!.boot.packages.find((p) => p.name === 'seabios');
+  const pkg = ctx.packages.find((p) => p.name === 'seabios');
   if (!pkg) fail('The lock has no seabios boot package', { hint: 'Rebuild with --update-lock.' });
-  const path = ctx.debs.get('seabios')!;
-  const bios = await readDebMember(path, 'usr/share/seabios/bios.bin');
-  const vgabios = await readDebMember(path, 'usr/share/seabios/vgabios-stdvga.bin');
-  ctx.firmware = { bios, vgabios };
+  const { bios, vgabios } = (ctx.firmware = await seabiosFirmware(ctx.debs.get('seabios')!));
   ctx.opts.log.stage('firmware', `seabios ${pkg.version}: bios.bin ${formatBytes(bios.length)}, vgabios-stdvga.bin ${formatBytes(vgabios.length)}`);
 }
 
-/** Manifest: artifacts (content-addressed, compressed where it pays), file list, kernel config. */
-async function writeImage(ctx: BuildContext): Promise<void> {
-  const { recipe, outDir, tree, kernel, firmware } = ctx;
-  ctx.opts.log.stage('manifest', 'compressing artifacts');
+/** Artifacts every image has, content-addressed and compressed where it pays: firmware, kernel, initrd. */
+async function writeArtifacts(ctx: BuildContext): Promise<void> {
+  const { outDir, kernel, firmware } = ctx;
+  // The twin's keep Debian's names (vmlinuz-<version>, initrd.img-<version>), as in its /boot.
+  const names = ctx.distro ? { kernel: `vmlinuz-${kernel!.version}`, initrd: `initrd.img-${kernel!.version}` } : { kernel: 'bzImage', initrd: 'initramfs.cpio' };
+  ctx.opts.log.stage('artifacts', 'firmware, kernel, initrd: compressing');
   ctx.artifacts = [
     await writeArtifact(outDir, 'bios', 'bios.bin', firmware!.bios),
     await writeArtifact(outDir, 'vgabios', 'vgabios-stdvga.bin', firmware!.vgabios),
-    await writeArtifact(outDir, 'kernel', 'bzImage', kernel!.bzImage),
-    await writeArtifact(outDir, 'initrd', 'initramfs.cpio', ctx.initramfs!),
+    await writeArtifact(outDir, 'kernel', names.kernel, kernel!.bzImage),
+    await writeArtifact(outDir, 'initrd', names.initrd, ctx.initramfs!),
   ];
+}
+
+/** Manifest (appliances): artifacts, packages with their share of the tree, file list, kernel config. */
+async function writeManifest(ctx: BuildContext): Promise<void> {
+  if (!ctx.appliance) return;
+  const { recipe } = ctx.appliance;
+  const { outDir, tree, kernel } = ctx;
+  ctx.opts.log.stage('manifest', `${ctx.artifacts.length} artifacts`);
   const rootfsSize = tree.size();
   const byOwner = new Map<string, { size: number; files: number }>();
   for (const e of tree.files()) {
@@ -358,14 +419,8 @@ async function writeImage(ctx: BuildContext): Promise<void> {
   ctx.manifest = manifest;
 }
 
-/** Replaces images/dist/<name> with the finished build in two renames: never a half-written image. */
-async function moveIntoPlace(ctx: BuildContext): Promise<void> {
-  const final = join(ctx.opts.distDir, ctx.recipe.name);
-  const old = `${ctx.outDir}.old`;
-  if (existsSync(final)) await rename(final, old);
-  await rename(ctx.outDir, final);
-  await rm(old, { recursive: true, force: true });
+function reportDone(ctx: BuildContext): void {
   const m = ctx.manifest!;
   const total = m.artifacts.reduce((n, a) => n + a.compressedSize, 0);
-  ctx.opts.log.stage('done', `${final}: ${formatBytes(total)} to download, ${m.fileCount} files, ${m.packages.length} packages`);
+  ctx.opts.log.stage('done', `${join(ctx.opts.distDir, ctx.name)}: ${formatBytes(total)} to download, ${m.fileCount} files, ${m.packages.length} packages`);
 }

@@ -3,45 +3,72 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { debianMirror, defaultCacheDir } from './archive/index.ts';
-import { build } from './build.ts';
+import { appliancePins, build } from './build.ts';
+import { TWIN } from './distro/debian.ts';
 import { applianceInputs, staleReason, twinInputs } from './inputs.ts';
-import { consoleLog, formatBytes } from './log.ts';
+import { formatBytes, formatInteger, formatMs } from './format.ts';
+import { consoleLog, fail } from './log.ts';
 import { downloadSize, rawSize, validateManifest, type Manifest } from './manifest.ts';
 import { recipeNames } from './recipes.ts';
-import { appliancePins, buildTwin } from './twin.ts';
+import { recordExpected, verifyImage } from './verify.ts';
 
 export const DIST_DIR = fileURLToPath(new URL('./dist/', import.meta.url));
-/** The Debian twin is built by images/distro/, not from a recipe folder. */
-const TWIN = 'debian';
 /** Download-size goals from the issues (benchmark targets: reported, never asserted). */
 const SIZE_TARGETS: Record<string, number> = { shell: 2.5e6, sqlite: 4e6 };
 
 const USAGE = `usage: npm run images -- [command]
-  (no command)              build every recipe and the ${TWIN} twin
-  build <name...>           build the named images (recipes: ${recipeNames().join(', ')}; ${TWIN})
+  (no command)              build every recipe and the ${TWIN.name} twin
+  build <name...>           build the named images (recipes: ${recipeNames().join(', ')}; ${TWIN.name})
         --update-lock       re-resolve packages against the archive and rewrite the recipe's lock
   ensure [name...]          build the images that are missing from images/dist or were built from other
                             inputs (recipe, lock, kernel fragments, builder code; default: all)
   list                      list built images with their sizes
+  verify [recipe...]        rebuild into a temporary folder and compare every artifact's sha256 with the
+                            recipe's expected.json (default: every recipe); exit 1 naming the first
+                            differing artifact, 0 with a notice where only the compiler differs
+  record [recipe...]        write expected.json from the built image (built first if stale); build
+                            --update-lock records too
 environment: DEBIAN_MIRROR (else the host's apt sources), WHITTLE_CACHE (default ~/.cache/whittle),
              SOURCE_DATE_EPOCH (default: the locked archive's date)`;
 
 function allNames(): string[] {
   // Appliances first: the twin pins its app versions from their locks.
-  return [...recipeNames(), TWIN];
+  return [...recipeNames(), TWIN.name];
 }
 
-async function buildOne(name: string, updateLock: boolean): Promise<void> {
-  const log = consoleLog(`[${name}]`);
-  const started = Date.now();
-  const opts = { cacheDir: defaultCacheDir(), distDir: DIST_DIR, mirror: () => debianMirror(), log, updateLock };
-  if (name === TWIN) {
-    await buildTwin(opts);
-  } else {
-    await build(name, opts);
+/** Ctrl-C or a kill: end the running host programs' process groups (make, mmdebstrap) before exiting. */
+const interrupt = new AbortController();
+function abortOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      interrupt.abort(new Error(`interrupted (${sig})`));
+      process.once(sig, () => process.exit(130)); // a second one does not wait
+    });
   }
-  log.info(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+function buildOptions(name: string) {
+  return { cacheDir: defaultCacheDir(), mirror: () => debianMirror(), log: consoleLog(`[${name}]`), signal: interrupt.signal };
+}
+
+async function buildOne(name: string, updateLock: boolean): Promise<Manifest> {
+  const opts = { ...buildOptions(name), distDir: DIST_DIR, updateLock };
+  const started = Date.now();
+  const manifest = await build(name, opts);
+  opts.log.info(`finished in ${formatMs(Date.now() - started)}`);
+  if (updateLock && name !== TWIN.name) opts.log.info(`recorded ${await recordExpected(name, manifest)}`);
+  return manifest;
+}
+
+/** The current build of `name`: the one in images/dist if built from today's inputs, else a new one. */
+async function ensureOne(name: string): Promise<Manifest> {
+  const built = builtManifest(name);
+  const reason = staleReason(built, name === TWIN.name ? twinInputs((await appliancePins()).pins) : await applianceInputs(name));
+  if (!reason) return built!;
+  console.error(`[images] building ${name}: ${reason}`);
+  return buildOne(name, false);
 }
 
 /** The manifest of a built image, or undefined if it is missing or unreadable (then it is rebuilt). */
@@ -78,8 +105,8 @@ function list(): void {
       formatBytes(byRole('firmware')),
       formatBytes(byRole('kernel')),
       formatBytes(byRole('initrd') + byRole('disk')),
-      String(m.packages.length),
-      String(m.fileCount),
+      formatInteger(m.packages.length),
+      formatInteger(m.fileCount),
       target === undefined ? '' : dl <= target ? `≤ ${formatBytes(target)} ✓` : `> ${formatBytes(target)} by ${formatBytes(dl - target)}`,
     ];
   });
@@ -91,39 +118,60 @@ function list(): void {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const flags = new Set(argv.filter((a) => a.startsWith('--')));
-  const args = argv.filter((a) => !a.startsWith('--'));
-  for (const f of flags) if (!['--update-lock', '--help'].includes(f)) throw Object.assign(new Error(`unknown option ${f}`), { hint: USAGE });
-  const [command, ...names] = args;
-  if (flags.has('--help') || command === 'help') return console.log(USAGE);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'update-lock': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (cause) {
+    fail((cause as Error).message, { hint: USAGE, cause });
+  }
+  const [command, ...names] = parsed.positionals;
+  const updateLock = parsed.values['update-lock'] ?? false;
+  if (parsed.values.help || command === 'help') return console.log(USAGE);
   const known = allNames();
-  for (const n of names) if (!known.includes(n)) throw Object.assign(new Error(`no image named ${JSON.stringify(n)}`), { hint: `Known: ${known.join(', ')}` });
+  for (const n of names) if (!known.includes(n)) fail(`no image named ${JSON.stringify(n)}`, { hint: `Known: ${known.join(', ')}` });
+  const recipes = (names.length ? names : recipeNames()).map((n) => {
+    if (n === TWIN.name && (command === 'verify' || command === 'record')) fail(`${command}: the ${TWIN.name} twin has no recipe folder to hold an expected.json`, { hint: `Name appliances: ${recipeNames().join(' ')}` });
+    return n;
+  });
   switch (command) {
     case undefined:
     case 'all':
-      for (const n of known) await buildOne(n, flags.has('--update-lock'));
+      for (const n of known) await buildOne(n, updateLock);
       return list();
     case 'build':
-      if (names.length === 0) throw Object.assign(new Error('build: name at least one image'), { hint: USAGE });
-      for (const n of names) await buildOne(n, flags.has('--update-lock'));
+      if (names.length === 0) fail('build: name at least one image', { hint: USAGE });
+      for (const n of names) await buildOne(n, updateLock);
       return list();
     case 'ensure':
       // One at a time: the twin's inputs come from the appliance locks, which a build may have written.
-      for (const n of names.length ? names : known) {
-        const reason = staleReason(builtManifest(n), n === TWIN ? twinInputs((await appliancePins()).pins) : await applianceInputs(n));
-        if (!reason) continue;
-        console.error(`[images] building ${n}: ${reason}`);
-        await buildOne(n, false);
-      }
+      for (const n of names.length ? names : known) await ensureOne(n);
       return;
     case 'list':
       return list();
+    case 'record':
+      for (const n of recipes) console.error(`[images] recorded ${await recordExpected(n, await ensureOne(n))}`);
+      return;
+    case 'verify': {
+      let failed = 0;
+      for (const n of recipes) {
+        const verdict = await verifyImage(n, buildOptions(`${n} verify`));
+        console.error(`[images] ${verdict.kind === 'different' ? 'FAIL ' : verdict.kind === 'different-toolchain' ? 'notice: ' : 'ok '}${verdict.message}`);
+        if (verdict.kind === 'different') failed++;
+      }
+      if (failed) {
+        fail(`${failed} of ${recipes.length} images differ from their expected.json`, {
+          hint: 'If the change is intended (a new lock or builder), record it: npm run images -- record <name>; otherwise compare the inputs the builds used.',
+        });
+      }
+      return;
+    }
     default:
-      throw Object.assign(new Error(`unknown command ${command}`), { hint: USAGE });
+      fail(`unknown command ${command}`, { hint: USAGE });
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  abortOnSignals();
   main(process.argv.slice(2)).catch((e: Error & { hint?: string }) => {
     console.error(`\nerror: ${e.message}`);
     if (e.hint) console.error(`hint: ${e.hint}`);

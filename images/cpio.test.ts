@@ -39,4 +39,19 @@ describe('cpio newc writer', () => {
   it('refuses absolute paths', () => {
     expect(() => writeCpio([{ path: '/etc', type: 'dir', mode: 0o755 }], 0)).toThrow(/bad path/);
   });
+
+  // Found by cpio.fuzz.test.ts: a non-hex field came back as NaN; a sign or an overlong size was taken as given.
+  it('refuses header fields that are not eight hex digits, and entries past the end', () => {
+    const one = writeCpio([{ path: 'a', type: 'file', mode: 0o644, data: new Uint8Array([1, 2, 3]) }], 0);
+    const withField = (i: number, text: string) => {
+      const b = one.slice();
+      b.set(new TextEncoder().encode(text), 6 + i * 8);
+      return b;
+    };
+    expect(() => readCpio(withField(2, 'zzzzzzzz'))).toThrow(/cpio: bad header field "zzzzzzzz" at 0/);
+    expect(() => readCpio(withField(6, '-0000001'))).toThrow(/cpio: bad header field "-0000001"/);
+    expect(() => readCpio(withField(6, '0000ffff'))).toThrow(/cpio: truncated entry "a" at 0/);
+    expect(() => readCpio(withField(11, '00000000'))).toThrow(/cpio: empty name/);
+  });
 });
+

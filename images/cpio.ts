@@ -69,14 +69,21 @@ export function readCpio(bytes: Uint8Array): CpioEntry[] {
     if (off + 110 > bytes.length) throw new Error('cpio: truncated header');
     const magic = dec.decode(bytes.subarray(off, off + 6));
     if (magic !== '070701') throw new Error(`cpio: bad magic at ${off}`);
-    const field = (i: number) => parseInt(dec.decode(bytes.subarray(off + 6 + i * 8, off + 14 + i * 8)), 16);
+    // Exactly eight hex digits: parseInt would take "-0000001" (walking backwards) or "zz" (NaN).
+    const field = (i: number) => {
+      const text = dec.decode(bytes.subarray(off + 6 + i * 8, off + 14 + i * 8));
+      if (!/^[0-9a-fA-F]{8}$/.test(text)) throw new Error(`cpio: bad header field ${JSON.stringify(text)} at ${off}`);
+      return parseInt(text, 16);
+    };
     const mode = field(1);
     const size = field(6);
     const nameSize = field(11);
     const nameStart = off + 110;
+    if (nameSize === 0) throw new Error(`cpio: empty name at ${off}`);
     const name = dec.decode(bytes.subarray(nameStart, nameStart + nameSize - 1));
     const dataStart = nameStart + nameSize + pad4(110 + nameSize);
     if (name === 'TRAILER!!!') break;
+    if (dataStart + size > bytes.length) throw new Error(`cpio: truncated entry ${JSON.stringify(name)} at ${off}`);
     const data = bytes.slice(dataStart, dataStart + size);
     const fmt = mode & 0o170000;
     const type = fmt === 0o040000 ? 'dir' : fmt === 0o120000 ? 'symlink' : fmt === 0o020000 ? 'char' : 'file';

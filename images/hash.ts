@@ -2,9 +2,17 @@
 // hashes are taken of (equal data always hashes equal, whatever its key order or formatting).
 
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** sha256 (hex) of a file, streamed (a twin disk is hundreds of MB). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Canonical JSON: keys sorted at every level, no whitespace. */

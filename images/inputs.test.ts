@@ -11,7 +11,7 @@ const RECIPE = {
   packages: ['busybox-static'],
   init: { console: 'sh' },
   readyMarker: 'demo:~# ',
-  smoke: [{ send: 'echo hi', expect: 'hi' }],
+  smoke: [{ send: 'echo $((6*7))', expect: '42' }],
   memoryMB: 128,
   kernel: { fragments: ['base'] },
 };

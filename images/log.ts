@@ -1,16 +1,18 @@
 // Build output for people: stage headings, progress lines, and failures that say what to do.
 
-export class BuildError extends Error {
-  override name = 'BuildError';
-  readonly hint?: string;
-  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.hint = options.hint;
+import { HintedError, type HintedErrorOptions } from './hinted-error.ts';
+
+/** Which part of the builder failed; subclasses (ArchiveError, KernelBuildError) set theirs. */
+export type BuildErrorCode = 'build' | 'archive' | 'http' | 'kernel' | 'host-process';
+
+export class BuildError extends HintedError<BuildErrorCode> {
+  constructor(message: string, options: HintedErrorOptions & { code?: BuildErrorCode } = {}) {
+    super(options.code ?? 'build', message, options);
   }
 }
 
 /** Throws a BuildError: what went wrong and, in `hint`, what to do about it (mkosi's `die`). */
-export function fail(message: string, options: { hint?: string; cause?: unknown } = {}): never {
+export function fail(message: string, options: HintedErrorOptions = {}): never {
   throw new BuildError(message, options);
 }
 
@@ -51,17 +53,4 @@ export function consoleLog(prefix: string, stream: NodeJS.WriteStream = process.
       live = true;
     },
   };
-}
-
-/** Formats a byte count for people (binary units). */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }

@@ -1,112 +1,129 @@
 // Recipes: what an appliance is made of. One folder per recipe under images/recipes/<name>/recipe.json;
-// the contract is written down in images/README.md.
+// the contract is written down in images/README.md. The schema below is the one check of a recipe
+// file, and `Recipe` is inferred from it.
 
-import type { ScriptStep } from './manifest.ts';
+import * as v from 'valibot';
+import { HintedError, type HintedErrorOptions } from './hinted-error.ts';
+import { describeIssues, MAX_MEMORY_MB, passesByEcho, ScriptSchema } from './manifest.ts';
 
-export interface Recipe {
-  name: string;
-  title: string;
-  description: string;
+/** v86 places the initrd above 64 MB, so smaller guests cannot hold one. */
+const MIN_RECIPE_MEMORY_MB = 128;
+
+/** Recipe names (also the image's name): lowercase letters, digits and dashes. */
+export const RECIPE_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+const nonEmpty = () => v.pipe(v.string('must be a string'), v.minLength(1, 'must be a non-empty string'));
+const strings = () => v.array(v.string('must be a string'), 'must be a list of strings');
+
+/** A smoke script whose every step can only pass on the program's answer, not on the guest's echo. */
+const SmokeSchema = v.pipe(
+  ScriptSchema,
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    dataset.value.forEach((step, i) => {
+      if (!passesByEcho(step)) return;
+      addIssue({
+        message:
+          step.expect === ''
+            ? 'expect is empty, so the step passes whatever the program prints'
+            : `expect ${JSON.stringify(step.expect)} occurs in its own send, so the step passes on the guest's echo alone: expect text only the program's output contains`,
+        path: [{ type: 'array', origin: 'value', input: dataset.value, key: i, value: step }],
+      });
+    });
+  }),
+);
+
+/** The merged recipe (after `extends`), with defaults filled in. */
+export const RecipeSchema = v.strictObject({
+  name: v.pipe(v.string(), v.regex(RECIPE_NAME, 'must be lowercase letters, digits and dashes')),
+  title: nonEmpty(),
+  description: nonEmpty(),
   /** Short app name, shared with the distro twin's `apps[]` (e.g. `sqlite`). */
-  app: string;
+  app: nonEmpty(),
   /** Root packages (optionally `name=version`); their dependency closure goes into the image. */
-  packages: string[];
+  packages: v.pipe(strings(), v.minLength(1, 'is empty')),
   /** Packages never pulled in (used only by maintainer scripts, or not needed by this app). */
-  exclude: string[];
+  exclude: v.optional(strings(), () => []),
   /** Globs of paths to drop on top of the default trim list. */
-  drop: string[];
+  drop: v.optional(strings(), () => []),
   /** Globs of paths to keep even if a default rule would drop them (also shared libraries loaded with
    *  dlopen, which the DT_NEEDED analysis cannot see). */
-  keep: string[];
-  init: {
-    /** Commands run in the background before the console app (e.g. a server). */
-    services: string[];
-    /** Lines run (in order) before the services, e.g. to create directories. */
-    setup: string[];
-    /** The program attached to the serial console; restarted when it exits. */
-    console: string;
-    /** Bring up the loopback interface (needs the kernel's `net` fragment). */
-    loopback: boolean;
-    env: Record<string, string>;
-  };
-  readyMarker: string;
-  smoke: ScriptStep[];
-  memoryMB: number;
-  kernel: {
+  keep: v.optional(strings(), () => []),
+  init: v.strictObject(
+    {
+      /** Commands run in the background before the console app (e.g. a server). */
+      services: v.optional(strings(), () => []),
+      /** Lines run (in order) before the services, e.g. to create directories. */
+      setup: v.optional(strings(), () => []),
+      /** The program attached to the serial console; restarted when it exits. */
+      console: v.string('must be a string'),
+      /** Bring up the loopback interface (needs the kernel's `net` fragment). */
+      loopback: v.optional(v.boolean('must be true or false'), false),
+      env: v.optional(v.record(v.string(), v.string('must be a string'), 'must map names to strings'), () => ({})),
+    },
+  ),
+  readyMarker: nonEmpty(),
+  smoke: v.optional(SmokeSchema, () => []),
+  memoryMB: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(MIN_RECIPE_MEMORY_MB, `must be ${MIN_RECIPE_MEMORY_MB}..${MAX_MEMORY_MB} (MiB)`),
+      v.maxValue(MAX_MEMORY_MB, `must be ${MIN_RECIPE_MEMORY_MB}..${MAX_MEMORY_MB} (MiB)`),
+    ),
+    MIN_RECIPE_MEMORY_MB,
+  ),
+  kernel: v.strictObject({
     /** `tailored`: built from linux-source with fragments; `stock`: Debian's linux-image-686. */
-    kind: 'tailored' | 'stock';
-    fragments: string[];
-    config: string[];
+    kind: v.optional(v.picklist(['tailored', 'stock'], 'must be "tailored" or "stock"'), 'tailored'),
+    fragments: v.optional(strings(), () => []),
+    config: v.optional(strings(), () => []),
     /** Extra kernel command line, after the builder's defaults. */
-    cmdline: string;
-  };
+    cmdline: v.optional(v.string('must be a string'), ''),
+  }),
   /** Recipe this one was derived from via `extends` (for the record). */
-  extends?: string;
+  extends: v.optional(v.string()),
+});
+export type Recipe = v.InferOutput<typeof RecipeSchema>;
+
+/** A recipe file as written: every field may come from the recipe it `extends`. */
+const RecipeFileSchema = v.looseObject({
+  extends: v.optional(v.pipe(v.string(), v.regex(RECIPE_NAME, 'must name a recipe'))),
+  init: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
+  kernel: v.optional(v.record(v.string(), v.unknown(), 'must be an object')),
+});
+
+/** A recipe that does not hold to the format in images/README.md; the message names the problem. */
+export class RecipeError extends HintedError<'bad-recipe'> {
+  constructor(message: string, options: HintedErrorOptions = {}) {
+    super('bad-recipe', message, options);
+  }
 }
-
-export class RecipeError extends Error {}
-
-type Json = Record<string, unknown>;
-
-const strings = (v: unknown, what: string): string[] => {
-  if (v === undefined) return [];
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new RecipeError(`${what} must be a list of strings`);
-  return v;
-};
 
 /**
  * Validates a recipe's JSON and fills in defaults. `base` is the parsed recipe named by `extends`:
  * a derived recipe replaces whole top-level fields and merges `init` and `kernel` field by field.
+ * The folder names the recipe: a `name` field in the file is ignored. Unknown fields are refused
+ * (a misspelt "drop" would otherwise drop nothing, silently).
  */
 export function parseRecipe(raw: unknown, name: string, base?: Recipe): Recipe {
-  if (typeof raw !== 'object' || raw === null) throw new RecipeError(`recipe ${name}: not a JSON object`);
-  const r = raw as Json;
-  const where = (f: string) => `recipe ${name}: ${f}`;
-  const str = (f: string, fallback?: string): string => {
-    const v = r[f] ?? fallback;
-    if (typeof v !== 'string' || v === '') throw new RecipeError(where(`"${f}" must be a non-empty string`));
-    return v;
-  };
-  const init = { ...(base?.init ?? {}), ...((r.init as Json) ?? {}) } as Json;
-  const kernel = { ...(base?.kernel ?? {}), ...((r.kernel as Json) ?? {}) } as Json;
-  const smoke = (r.smoke ?? base?.smoke ?? []) as ScriptStep[];
-  if (!Array.isArray(smoke) || !smoke.every((s) => typeof s?.send === 'string' && typeof s?.expect === 'string')) {
-    throw new RecipeError(where('"smoke" must be a list of {send, expect}'));
-  }
-  const memoryMB = (r.memoryMB ?? base?.memoryMB ?? 128) as number;
-  // v86 places the initrd above 64 MB, so smaller guests cannot hold one.
-  if (typeof memoryMB !== 'number' || memoryMB < 128 || memoryMB > 2048) throw new RecipeError(where('"memoryMB" must be 128..2048'));
-  const kind = (kernel.kind ?? 'tailored') as string;
-  if (kind !== 'tailored' && kind !== 'stock') throw new RecipeError(where('"kernel.kind" must be "tailored" or "stock"'));
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new RecipeError(where('name must be lowercase letters, digits and dashes'));
-  const packages = r.packages !== undefined ? strings(r.packages, where('"packages"')) : (base?.packages ?? []);
-  if (packages.length === 0) throw new RecipeError(where('"packages" is empty'));
-  const env = (init.env ?? {}) as Record<string, string>;
-  return {
+  const where = (what: string) => `recipe ${name}: ${what}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new RecipeError(where('not a JSON object'));
+  const file = v.safeParse(RecipeFileSchema, raw);
+  if (!file.success) throw new RecipeError(where(describeIssues(file.issues)));
+  // The base's own name and extends are not inherited.
+  const { name: _baseName, extends: _baseExtends, ...inherited } = base ?? ({} as Partial<Recipe>);
+  // The folder names the recipe; `extends` was resolved into `base`.
+  const { name: _fileName, extends: _fileExtends, ...own } = file.output;
+  const merged = {
+    ...inherited,
+    ...own,
     name,
-    title: str('title', base?.title),
-    description: str('description', base?.description),
-    app: str('app', base?.app),
-    packages,
-    exclude: r.exclude !== undefined ? strings(r.exclude, where('"exclude"')) : (base?.exclude ?? []),
-    drop: r.drop !== undefined ? strings(r.drop, where('"drop"')) : (base?.drop ?? []),
-    keep: r.keep !== undefined ? strings(r.keep, where('"keep"')) : (base?.keep ?? []),
-    init: {
-      services: strings(init.services, where('"init.services"')),
-      setup: strings(init.setup, where('"init.setup"')),
-      console: typeof init.console === 'string' ? init.console : (() => { throw new RecipeError(where('"init.console" is required')); })(),
-      loopback: init.loopback === true,
-      env,
-    },
-    readyMarker: str('readyMarker', base?.readyMarker),
-    smoke,
-    memoryMB,
-    kernel: {
-      kind,
-      fragments: strings(kernel.fragments, where('"kernel.fragments"')),
-      config: strings(kernel.config, where('"kernel.config"')),
-      cmdline: typeof kernel.cmdline === 'string' ? kernel.cmdline : '',
-    },
+    init: { ...base?.init, ...file.output.init },
+    kernel: { ...base?.kernel, ...file.output.kernel },
     ...(base ? { extends: base.name } : {}),
   };
+  const r = v.safeParse(RecipeSchema, merged);
+  if (!r.success) throw new RecipeError(where(describeIssues(r.issues)));
+  return r.output;
 }

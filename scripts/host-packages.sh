@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian host packages Whittle's builder and tests need, if any are missing.
-# Kernel build: gcc make flex bison bc libelf-dev lz4 xz-utils. Debian twin: mmdebstrap e2fsprogs
-# debian-archive-keyring. Browser tests: chromium (driven by playwright-core).
+# Installs the Debian host packages Whittle's builder and tests need, if any are missing. The list is
+# images/host-tools.ts (every tool and file with its package; `npm run doctor` checks them), read through
+# tsx, so run `npm ci` first. `--list` prints the list and installs nothing.
 set -euo pipefail
-packages=(gcc make flex bison bc libelf-dev lz4 xz-utils mmdebstrap arch-test e2fsprogs debian-archive-keyring chromium fonts-dejavu-core fonts-liberation)
+cd "$(dirname "$0")/.."
+if [ ! -x node_modules/.bin/tsx ]; then
+  echo "scripts/host-packages.sh reads its package list from images/host-tools.ts through tsx: run npm ci first." >&2
+  exit 1
+fi
+list=$(node_modules/.bin/tsx images/doctor.ts --packages)
+mapfile -t packages <<<"$list"
+if [ "${1:-}" = --list ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

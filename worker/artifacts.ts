@@ -34,6 +34,7 @@ export interface ArtifactReader {
 }
 
 export class ArtifactError extends MachineFailure {
+  declare readonly code: Extract<MachineErrorCode, 'missing-artifact' | 'hash-mismatch' | 'bad-image' | 'storage'>;
   constructor(code: Extract<MachineErrorCode, 'missing-artifact' | 'hash-mismatch' | 'bad-image' | 'storage'>, message: string, hint: string, options?: ErrorOptions) {
     super(code, message, hint, options);
     this.name = 'ArtifactError';

@@ -1,14 +1,16 @@
-// The page's handle on one machine worker: owns the Worker's life (start, restart, terminate),
-// sends typed commands, and delivers typed events. Imports no v86: safe for the UI bundle.
+// The one handle on a machine worker (the page's, and the Node host's over node/node-worker.ts): owns
+// the Worker's life (start, restart, terminate), sends typed commands, and delivers typed events.
+// Imports no v86: safe for the UI bundle.
 //
 //   const bridge = new MachineBridge(); // or new MachineBridge(() => new Worker(...)) for another worker
 //   bridge.on('serial-out', (bytes) => term.write(bytes));
 //   await bridge.request({ type: 'boot', options: { manifest, source: { from: 'store' } } });
 
-import { PROTOCOL_VERSION, commandMessage, commandTransferables } from './protocol.ts';
-import type { Command, EventMessage, EventName, MachineError, MachineEvents } from './protocol.ts';
+import { ANSWER_EVENTS, PROGRESS_EVENTS, PROTOCOL_VERSION, commandMessage, commandTransferables } from './protocol.ts';
+import type { Command, CommandAnswer, CommandProgress, EventMessage, EventName, MachineError, MachineErrorCode, MachineEvents } from './protocol.ts';
+import { HintedError } from '../images/hinted-error.ts';
 
-/** The part of a Worker the bridge uses (a real Worker, or a stand-in in tests). */
+/** The part of a Worker the bridge uses (a real Worker, a Node thread through node/node-worker.ts, or a stand-in in tests). */
 export interface WorkerLike {
   postMessage(message: unknown, transfer: Transferable[]): void;
   addEventListener(type: 'message', fn: (e: MessageEvent) => void): void;
@@ -20,13 +22,15 @@ export interface WorkerLike {
 /** A command that carries an id, without it: `request` assigns one. */
 export type RequestCommand = Extract<Command, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 
-/** The events that answer a request, besides `done`. */
-type Answer = MachineEvents['state-saved'] | MachineEvents['script-done'] | MachineEvents['screen-text'];
+type AnyAnswer = CommandAnswer<Command['type']>;
+
+const answerEvents = new Set<EventName>(Object.values(ANSWER_EVENTS));
+const progressEvents = new Set<EventName>(Object.values(PROGRESS_EVENTS));
 
 /** A machine error thrown by `request` (keeps the event). */
-export class MachineRequestError extends Error {
+export class MachineRequestError extends HintedError<MachineErrorCode> {
   constructor(readonly error: MachineError) {
-    super(error.message);
+    super(error.code, error.message, error.hint === undefined ? {} : { hint: error.hint });
     this.name = 'MachineRequestError';
   }
 }
@@ -37,9 +41,10 @@ type Listener<K extends EventName> = (data: MachineEvents[K]) => void;
 const defaultWorker = (): WorkerLike => new Worker(new URL('./main.ts', import.meta.url), { type: 'module' });
 
 interface Pending {
-  resolve: (answer: Answer | undefined) => void;
+  resolve: (answer: AnyAnswer) => void;
   reject: (e: Error) => void;
-  answer?: Answer;
+  answer?: AnyAnswer;
+  progress?: (data: never) => void;
 }
 
 export class MachineBridge {
@@ -48,13 +53,15 @@ export class MachineBridge {
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Map<EventName, Set<(data: never) => void>>();
   #hello!: Promise<void>;
+  /** Rejects the current worker's `ready`: a crash before its hello. */
+  #helloFailed: ((e: Error) => void) | undefined;
 
   /** `factory` makes the worker; by default this module's sibling main.ts as a module worker. */
   constructor(private readonly factory: () => WorkerLike = defaultWorker) {
     this.#start();
   }
 
-  /** Resolves once the worker has started and speaks this protocol version. */
+  /** Resolves once the worker has started and speaks this protocol version; rejects if it crashes first or speaks another. */
   get ready(): Promise<void> {
     return this.#hello;
   }
@@ -66,13 +73,17 @@ export class MachineBridge {
   #start(): void {
     const worker = this.factory();
     this.#worker = worker;
-    this.#hello = new Promise<void>((resolve) => {
+    this.#hello = new Promise<void>((resolve, reject) => {
+      this.#helloFailed = reject;
       const off = this.on('hello', (h) => {
         off();
-        if (h.version !== PROTOCOL_VERSION) this.#crashed(`the worker speaks protocol ${h.version}, the page ${PROTOCOL_VERSION}`);
-        resolve();
+        this.#helloFailed = undefined;
+        if (h.version === PROTOCOL_VERSION) return resolve();
+        reject(new MachineRequestError(this.#crashed(`the worker speaks protocol ${h.version}, the page ${PROTOCOL_VERSION}`)));
       });
     });
+    // Nobody may be waiting for `ready`: a crash is reported as an `error` event too.
+    this.#hello.catch(() => undefined);
     worker.addEventListener('message', (e) => {
       if (this.#worker === worker) this.#receive(e.data);
     });
@@ -94,7 +105,11 @@ export class MachineBridge {
     }
     if (m.event === 'done') this.#settle(m.data.id);
     else if (m.event === 'error' && m.data.id !== undefined) this.#settle(m.data.id, m.data);
-    else if ((m.event === 'state-saved' || m.event === 'script-done' || m.event === 'screen-text') && this.#pending.has(m.data.id)) this.#pending.get(m.data.id)!.answer = m.data;
+    else if (answerEvents.has(m.event) || progressEvents.has(m.event)) {
+      const p = this.#pending.get((m.data as { id: number }).id);
+      if (p && answerEvents.has(m.event)) p.answer = m.data as AnyAnswer;
+      else if (p?.progress) this.#call(m.event, p.progress, m.data);
+    }
     this.#emit(m.event, m.data as never);
   }
 
@@ -103,28 +118,33 @@ export class MachineBridge {
     if (!p) return;
     this.#pending.delete(id);
     if (error) p.reject(new MachineRequestError(error));
-    else p.resolve(p.answer);
+    else p.resolve(p.answer as AnyAnswer);
   }
 
   #emit<K extends EventName>(event: K, data: MachineEvents[K]): void {
-    for (const fn of this.#listeners.get(event) ?? []) {
-      try {
-        (fn as Listener<K>)(data);
-      } catch (e) {
-        console.error(`machine event listener for ${event} failed`, e);
-      }
+    for (const fn of this.#listeners.get(event) ?? []) this.#call(event, fn, data);
+  }
+
+  #call(event: EventName, fn: (data: never) => void, data: unknown): void {
+    try {
+      fn(data as never);
+    } catch (e) {
+      console.error(`machine event listener for ${event} failed`, e);
     }
   }
 
-  /** The worker died: tell listeners, fail what was pending, and let go of it. */
-  #crashed(why: string): void {
+  /** The worker died: tell listeners, fail what was pending (and `ready`), and let go of it. */
+  #crashed(why: string): MachineError {
     const error: MachineError = { code: 'worker-crashed', message: `The machine's worker stopped: ${why}.`, hint: 'Restart the machine. Stored images and saved states are not affected.' };
     this.#worker?.terminate();
     this.#worker = null;
+    this.#helloFailed?.(new MachineRequestError(error));
+    this.#helloFailed = undefined;
     for (const [id, p] of this.#pending) p.reject(new MachineRequestError({ ...error, id }));
     this.#pending.clear();
     this.#emit('error', error);
     this.#emit('state', { status: 'stopped' });
+    return error;
   }
 
   /** Subscribes to one kind of event; returns the unsubscribe function. */
@@ -142,18 +162,19 @@ export class MachineBridge {
   }
 
   /**
-   * Sends a command with a fresh id and resolves when the worker is done with it (with the answering
-   * `state-saved`, `script-done` or `screen-text` event, if any); rejects with a MachineRequestError.
+   * Sends a command with a fresh id and resolves when the worker is done with it, with its answer
+   * (ANSWER_EVENTS: `state-saved`, `script-done`, `screen-text`; undefined for the others); rejects
+   * with a MachineRequestError. `onProgress` gets the command's progress events (`script-step`).
    * Aborting terminates the worker (the only way to interrupt a machine mid-command).
    */
-  request(cmd: RequestCommand, opts: { signal?: AbortSignal } = {}): Promise<Answer | undefined> {
+  request<C extends RequestCommand>(cmd: C, opts: { signal?: AbortSignal; onProgress?: (data: CommandProgress<C['type']>) => void } = {}): Promise<CommandAnswer<C['type']>> {
     const id = this.#nextId++;
-    return new Promise<Answer | undefined>((resolve, reject) => {
+    return new Promise<CommandAnswer<C['type']>>((resolve, reject) => {
       if (opts.signal?.aborted) {
         reject(opts.signal.reason);
         return;
       }
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve: resolve as (a: AnyAnswer) => void, reject, ...(opts.onProgress ? { progress: opts.onProgress as (data: never) => void } : {}) });
       opts.signal?.addEventListener('abort', () => {
         if (!this.#pending.has(id)) return;
         this.#pending.delete(id);

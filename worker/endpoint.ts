@@ -63,13 +63,16 @@ export class MachineEndpoint {
         try {
           await machine.start();
         } catch (e) {
-          // Stopped while loading: the stop already said so.
-          if (machine.status === 'stopped') return;
-          this.#emit('error', toMachineError(e, 'internal', cmd.id));
-          await machine.stop();
-          return;
+          if (machine.status !== 'stopped') {
+            this.#emit('error', toMachineError(e, 'internal', cmd.id));
+            await machine.stop();
+            return;
+          }
         }
-        if (machine.status !== 'stopped') this.#emit('done', { id: cmd.id });
+        // Stopped while loading (by a stop command, a new boot, or a failure already reported): the boot
+        // is answered all the same.
+        if (machine.status === 'stopped') this.#emit('error', { ...(machine.failure ?? { code: 'not-running', message: 'The machine was stopped before it started.', hint: 'Boot it again.' }), id: cmd.id });
+        else this.#emit('done', { id: cmd.id });
         return;
       }
       case 'serial-in':
@@ -104,7 +107,7 @@ export class MachineEndpoint {
         break;
       }
       case 'run-script': {
-        const r = await this.#current().runScript(cmd.steps);
+        const r = await this.#current().runScript(cmd.steps, (step, state) => this.#emit('script-step', { id: cmd.id, step, state }));
         this.#emit('script-done', { id: cmd.id, ...r });
         break;
       }

@@ -1,16 +1,23 @@
 // Errors that become typed `error` events: what happened, what the user can do, and the cause kept.
 
+import { HintedError } from '../images/hinted-error.ts';
 import type { MachineError, MachineErrorCode } from './protocol.ts';
 
-export class MachineFailure extends Error {
-  constructor(
-    readonly code: MachineErrorCode,
-    message: string,
-    readonly hint?: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+export class MachineFailure extends HintedError<MachineErrorCode> {
+  constructor(code: MachineErrorCode, message: string, hint?: string, options?: ErrorOptions) {
+    super(code, message, { ...(hint === undefined ? {} : { hint }), ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.name = 'MachineFailure';
+  }
+}
+
+/**
+ * A wait that ran out of time (for console text, the prompt, a phase): `guest-unresponsive`, told
+ * apart from a halted or silent guest by its class, so a caller can suggest a longer time limit.
+ */
+export class WaitTimedOut extends MachineFailure {
+  constructor(message: string, hint?: string) {
+    super('guest-unresponsive', message, hint);
+    this.name = 'WaitTimedOut';
   }
 }
 

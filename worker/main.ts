@@ -3,7 +3,7 @@
 
 import { MachineEndpoint } from './endpoint.ts';
 import { MachineFailure } from './errors.ts';
-import { getState, putState, storeReader } from './image-store.ts';
+import { imageStore, storeReader } from './image-store.ts';
 import { fileReader, urlReader } from './readers.ts';
 import { initZstd } from './zstd.ts';
 
@@ -34,7 +34,7 @@ const endpoint = new MachineEndpoint({
     v86Module = undefined;
     throw e;
   })),
-  states: { put: putState, get: getState },
+  states: { put: (meta, bytes) => imageStore.putState(meta, bytes), get: (id) => imageStore.getState(id) },
   reader(source) {
     switch (source.from) {
       case 'store':

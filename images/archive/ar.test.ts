@@ -51,4 +51,13 @@ describe('readAr', () => {
     broken[8 + 58] = 0x41; // header terminator
     await expect(readAr(broken)).rejects.toThrow(/corrupt member header/);
   });
+
+  // Found by readers.fuzz.test.ts: each was returned as a member with a NaN or negative field.
+  it('refuses a mode that is not octal and a BSD name longer than its member', async () => {
+    const modeOf = (mode: string) => Buffer.from('!<arch>\n' + header('a/', 2).slice(0, 40) + mode.padEnd(8, ' ') + header('a/', 2).slice(48) + 'hi', 'latin1');
+    await expect(readAr(modeOf('zz'), 'x.ar')).rejects.toThrow(/x\.ar: bad number "zz"/);
+    await expect(readAr(modeOf('9'), 'x.ar')).rejects.toThrow(/x\.ar: bad number "9"/);
+    await expect(readAr(Buffer.from('!<arch>\n' + header('#1/20', 6) + 'nameda', 'latin1'), 'x.ar')).rejects.toThrow(/x\.ar: bad BSD name length "20"/);
+    await expect(readAr(Buffer.from('!<arch>\n' + header('#1/ab', 6) + 'nameda', 'latin1'), 'x.ar')).rejects.toThrow(/bad BSD name length "ab"/);
+  });
 });

@@ -31,11 +31,10 @@ export async function listAr(read: ReadAt, total: number, source = 'ar archive')
     const h = latin1(await read(pos, HEADER));
     if (h.slice(58, 60) !== '`\n') throw new Error(`${source} has a corrupt member header at offset ${pos}`);
     const field = (start: number, len: number) => h.slice(start, start + len).trim();
-    const num = (start: number, len: number, base: number) => {
+    const num = (start: number, len: number, base: 8 | 10) => {
       const s = field(start, len);
-      const n = s === '' ? 0 : parseInt(s, base);
-      if (Number.isNaN(n) || !/^[0-9]*$/.test(s)) throw new Error(`${source}: bad number ${JSON.stringify(s)} in header at ${pos}`);
-      return n;
+      if (!(base === 8 ? /^[0-7]*$/ : /^[0-9]*$/).test(s)) throw new Error(`${source}: bad number ${JSON.stringify(s)} in header at ${pos}`);
+      return s === '' ? 0 : parseInt(s, base);
     };
     let name = field(0, 16);
     const size = num(48, 10, 10);
@@ -45,6 +44,7 @@ export async function listAr(read: ReadAt, total: number, source = 'ar archive')
     if (name.startsWith('#1/')) {
       // BSD: the name is stored in front of the data and counted in its size.
       const len = Number(name.slice(3));
+      if (!/^\d+$/.test(name.slice(3)) || len > size) throw new Error(`${source}: bad BSD name length ${JSON.stringify(name.slice(3))} in header at ${pos}`);
       name = latin1(await read(offset, len)).replace(/\0+$/, '');
       offset += len;
       dataSize -= len;
@@ -58,7 +58,7 @@ export async function listAr(read: ReadAt, total: number, source = 'ar archive')
       name = name.slice(0, -1);
     }
     if (name !== '//' && name !== '/' && name !== '/SYM64/') {
-      members.push({ name, mtime: num(16, 12, 10), uid: num(28, 6, 10), gid: num(34, 6, 10), mode: parseInt(field(40, 8) || '0', 8), size: dataSize, offset });
+      members.push({ name, mtime: num(16, 12, 10), uid: num(28, 6, 10), gid: num(34, 6, 10), mode: num(40, 8, 8), size: dataSize, offset });
     }
     pos = pos + HEADER + size + (size % 2);
   }

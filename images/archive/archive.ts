@@ -3,7 +3,8 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PublicKey } from 'openpgp';
-import { defaultCacheDir, writeFileAtomic } from './cache.ts';
+import { writeFileAtomic } from '../publish.ts';
+import { defaultCacheDir } from './cache.ts';
 import { HttpError, fail } from './errors.ts';
 import { httpGet, mirrorUrl } from './http.ts';
 import { debianMirror } from './mirror.ts';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDeb, readDebControl, readDebMember } from './deb.ts';
 import { ArchiveError } from './errors.ts';
-import { makeAr, makeDeb, tempDir, type Compression } from './testkit.ts';
+import { makeAr, makeDeb, makeTar, tempDir, type Compression } from './testkit.ts';
 
 const control = { Package: 'hello', Version: '2.10-3', Architecture: 'i386', Description: 'greets\n the world' };
 const files = [
@@ -57,6 +57,22 @@ describe('readDeb', () => {
     broken[data.member.offset + 7] ^= 0x01;
     const path = await debFile(broken);
     await expect(readDeb(path)).rejects.toThrow(/cannot decompress data\.tar\.xz/);
+  });
+
+  // Found by readers.fuzz.test.ts: these escaped as plain Errors, without the hint to fetch the file again.
+  it('reports a damaged tar member or control file as an ArchiveError with a hint', async () => {
+    const member = (name: string, data: Uint8Array) => makeAr([{ name: 'debian-binary', data: Buffer.from('2.0\n') }, { name, data }, { name: 'data.tar', data: Buffer.alloc(1024) }]);
+    const badTar = await debFile(member('control.tar', Buffer.from('x'.repeat(512))));
+    for (const read of [readDeb, readDebControl]) {
+      const e = await read(badTar).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ArchiveError);
+      expect((e as ArchiveError).message).toMatch(/control\.tar is not a readable tar/);
+      expect((e as ArchiveError).hint).toMatch(/fetch it again/);
+    }
+    const badControl = await debFile(member('control.tar', await makeTar([{ path: './control', data: ' continuation first\n' }])));
+    const e = await readDeb(badControl).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ArchiveError);
+    expect((e as ArchiveError).message).toMatch(/control file is not readable: deb822 line 1/);
   });
 });
 

@@ -4,7 +4,7 @@ import { fileReader, listAr, type ArMember, type ReadAt } from './ar.ts';
 import { parseParagraphs } from './control.ts';
 import { decompressByName } from './decompress.ts';
 import { fail } from './errors.ts';
-import { normalizeArchivePath, readTar, type TarEntry } from './tar.ts';
+import { normalizeArchivePath, readTar, type ReadTarOptions, type TarEntry } from './tar.ts';
 
 /** One entry of a package's data.tar (see `TarEntry`: path normalized, no leading `./`). */
 export type DebEntry = TarEntry;
@@ -68,16 +68,34 @@ async function memberTar(read: ReadAt, member: ArMember, path: string): Promise<
   }
 }
 
+/** The entries of a member's tar; a damaged tar is a damaged .deb (an ArchiveError with a hint), not a bug. */
+async function memberEntries(tar: Uint8Array, member: ArMember, path: string, options: Omit<ReadTarOptions, 'source'> = {}): Promise<TarEntry[]> {
+  try {
+    return await readTar(tar, { ...options, source: `${path}:${member.name}` });
+  } catch (cause) {
+    fail((cause as Error).message, { hint: `Delete ${path} and fetch it again.`, cause });
+  }
+}
+
+/** The fields of a control file; one that is not deb822 makes the .deb damaged. */
+function controlFields(control: Uint8Array, path: string): Record<string, string> {
+  try {
+    return parseParagraphs(Buffer.from(control).toString('utf8'))[0] ?? {};
+  } catch (cause) {
+    fail(`${path}: its control file is not readable: ${(cause as Error).message}`, { hint: `Delete ${path} and fetch it again.`, cause });
+  }
+}
+
 /** Reads a whole .deb into memory: its control fields and files, and every data.tar entry with data. */
 export async function readDeb(path: string): Promise<Deb> {
   return withDeb(path, async (read, deb) => {
-    const controlTar = await readTar(await memberTar(read, deb.control, path), { source: `${path}:${deb.control.name}` });
+    const controlTar = await memberEntries(await memberTar(read, deb.control, path), deb.control, path);
     const controlFiles: Record<string, Uint8Array> = {};
     for (const e of controlTar) if (e.type === 'file' && e.data) controlFiles[e.path] = e.data;
     if (!controlFiles.control) fail(`${path}: control.tar has no control file`, { hint: `Delete ${path} and fetch it again.` });
-    const [control] = parseParagraphs(Buffer.from(controlFiles.control).toString('utf8'));
-    const files = await readTar(await memberTar(read, deb.data, path), { source: `${path}:${deb.data.name}` });
-    return { control: control ?? {}, controlFiles, files };
+    const control = controlFields(controlFiles.control, path);
+    const files = await memberEntries(await memberTar(read, deb.data, path), deb.data, path);
+    return { control, controlFiles, files };
   });
 }
 
@@ -91,11 +109,7 @@ export async function readDebMember(path: string, wantedPath: string): Promise<U
   const wanted = normalizeArchivePath(wantedPath);
   return withDeb(path, async (read, deb) => {
     const tar = await memberTar(read, deb.data, path);
-    const entries = await readTar(tar, {
-      source: `${path}:${deb.data.name}`,
-      data: (p) => p === wanted,
-      stopAfter: (e) => e.path === wanted,
-    });
+    const entries = await memberEntries(tar, deb.data, path, { data: (p) => p === wanted, stopAfter: (e) => e.path === wanted });
     const hit = entries.find((e) => e.path === wanted);
     if (!hit) fail(`${path} has no ${wanted}`, { hint: 'Check the path (no leading ./) and the package.' });
     if (hit.type !== 'file' || !hit.data) fail(`${path}: ${wanted} is a ${hit.type}, not a regular file`);
@@ -107,9 +121,9 @@ export async function readDebMember(path: string, wantedPath: string): Promise<U
 /** The control fields of a .deb, without reading its data. */
 export async function readDebControl(path: string): Promise<Record<string, string>> {
   return withDeb(path, async (read, deb) => {
-    const entries = await readTar(await memberTar(read, deb.control, path), { source: `${path}:${deb.control.name}` });
+    const entries = await memberEntries(await memberTar(read, deb.control, path), deb.control, path);
     const control = entries.find((e) => e.path === 'control' && e.data);
     if (!control?.data) fail(`${path}: control.tar has no control file`, { hint: `Delete ${path} and fetch it again.` });
-    return parseParagraphs(Buffer.from(control.data).toString('utf8'))[0] ?? {};
+    return controlFields(control.data, path);
   });
 }

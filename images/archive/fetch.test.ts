@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile, readdir, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -7,6 +6,7 @@ import { ArchiveError } from './errors.ts';
 import { fetchDebs, type DebRef } from './fetch.ts';
 import { progressReporter, type FetchProgress } from './progress.ts';
 import { flipByte, makeDeb, serveFiles, tempDir, type FileServer } from './testkit.ts';
+import { sha256Hex } from '../hash.ts';
 
 let servers: FileServer[] = [];
 afterEach(async () => {
@@ -21,12 +21,12 @@ async function pool(names: string[]) {
   for (const name of names) {
     const deb = await makeDeb({
       control: { Package: name, Version: '1.0', Architecture: 'i386' },
-      files: [{ path: `./usr/share/${name}/blob`, data: createHash('sha512').update(name).digest('hex').repeat(200) }],
+      files: [{ path: `./usr/share/${name}/blob`, data: sha256Hex(name).repeat(400) }],
       compression: 'none',
     });
     const filename = `pool/main/${name[0]}/${name}/${name}_1.0_i386.deb`;
     files.set(filename, deb);
-    refs.push({ name, version: '1.0', filename, size: deb.length, sha256: createHash('sha256').update(deb).digest('hex') });
+    refs.push({ name, version: '1.0', filename, size: deb.length, sha256: sha256Hex(deb) });
   }
   return { files, refs };
 }
@@ -84,7 +84,7 @@ describe('fetchDebs', () => {
     await writeFile(path, flipByte(await readFile(path), 200));
     server.requests.length = 0;
     const e = await rejection(fetch());
-    expect(e.message).toBe(`Cached .deb of beta 1.0 at ${path} has SHA256 ${createHash('sha256').update(await readFile(path)).digest('hex')}, expected ${refs[1].sha256}`);
+    expect(e.message).toBe(`Cached .deb of beta 1.0 at ${path} has SHA256 ${sha256Hex(await readFile(path))}, expected ${refs[1].sha256}`);
     expect(e.hint).toContain(`rm '${path}'`);
     expect(server.requests).toEqual([]); // not silently replaced
   });
@@ -183,7 +183,7 @@ describe('progressReporter', () => {
     r.onProgress({ ...base, event: 'data', package: 'a 1', bytesDone: 10 });
     r.onProgress({ ...base, event: 'file-done', package: 'a 1', filesDone: 1, bytesDone: 1_000_000 });
     r.stop();
-    expect(chunks).toEqual(['fetch: 2 packages to download (2.0 MB), 1 in the cache\n', 'fetch: a 1 [1/2]\n']);
+    expect(chunks).toEqual(['fetch: 2 packages to download (2.00 MB), 1 in the cache\n', 'fetch: a 1 [1/2]\n']);
   });
 
   it('draws a bar on a terminal', () => {
@@ -193,6 +193,6 @@ describe('progressReporter', () => {
     r.onProgress({ ...base, event: 'file-done', package: 'a 1', filesDone: 1, bytesDone: 1_000_000 });
     r.onProgress({ ...base, event: 'finish', filesDone: 2, bytesDone: 2_000_000 });
     r.stop();
-    expect(chunks.join('')).toMatch(/fetch \[.*\] 100% \| 2\.0\/2\.0 MB \| 2\/2 debs/);
+    expect(chunks.join('')).toMatch(/fetch \[.*\] 100% \| 2\.00 MB\/2\.00 MB \| 2\/2 debs/);
   });
 });

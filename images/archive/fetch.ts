@@ -1,9 +1,8 @@
 // Fetch stage: .debs into a content-addressed cache (`<cacheDir>/debs/<sha256>.deb`), each verified by
 // size and SHA256 before use; parallel, resumable (HTTP Range on a `.part` file), renamed into place.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256File } from '../hash.ts';
 import { ArchiveError, HttpError, fail } from './errors.ts';
 import { errorText, mirrorUrl, request } from './http.ts';
 import { progressReporter, type FetchProgress } from './progress.ts';
@@ -117,13 +116,6 @@ function checkRef(ref: DebRef): void {
   if (!/^[0-9a-f]{64}$/.test(ref.sha256)) fail(`${what}: SHA256 ${JSON.stringify(ref.sha256)} is not 64 lowercase hex digits`);
   if (!Number.isSafeInteger(ref.size) || ref.size < 0) fail(`${what}: bad size ${ref.size}`);
   if (ref.filename.startsWith('/') || ref.filename.split('/').includes('..')) fail(`${what}: unsafe pool path ${JSON.stringify(ref.filename)}`);
-}
-
-/** SHA256 (hex) of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** True if the cached file is there and intact; false if absent; throws if present but wrong. */

@@ -6,7 +6,7 @@ export { decompressByName, initZstd, zstdDecompress } from './decompress.ts';
 export { readDeb, readDebMember, readDebControl, type Deb, type DebEntry } from './deb.ts';
 export { parseDependencies, formatDependency, formatGroup, type Dependency, type DependencyGroup } from './depends.ts';
 export { ArchiveError, HttpError, fail } from './errors.ts';
-export { fetchDebs, cachePath, sha256File, type DebRef, type FetchDebsOptions, type FetchedDeb } from './fetch.ts';
+export { fetchDebs, cachePath, type DebRef, type FetchDebsOptions, type FetchedDeb } from './fetch.ts';
 export {
   lockFromResolution,
   formatLock,

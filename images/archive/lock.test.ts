@@ -74,7 +74,7 @@ describe('lock files', () => {
     const good = JSON.parse(formatLock(lockFromResolution(resolution, archive)));
     expect(bad('{')).toMatch(/not valid JSON/);
     expect(bad('[]')).toMatch(/JSON object/);
-    expect(bad(JSON.stringify({ ...good, suite: 1 }))).toMatch(/"suite"/);
+    expect(bad(JSON.stringify({ ...good, suite: 1 }))).toMatch(/suite: must be a string/);
     expect(bad(JSON.stringify({ ...good, packages: [{ ...good.packages[0], sha256: 'XYZ' }] }))).toMatch(/sha256/);
     expect(bad(JSON.stringify({ ...good, packages: [{ ...good.packages[0], size: -1 }] }))).toMatch(/size/);
     expect(bad(JSON.stringify({ ...good, packages: [good.packages[0], good.packages[0]] }))).toMatch(/twice/);

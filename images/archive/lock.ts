@@ -1,28 +1,47 @@
 // Lock files: a recipe's resolved package set, so a later build either reproduces it or names what changed.
+// The schema below is the one check of a lock file; the types are inferred from it.
+import * as v from 'valibot';
 import { canonicalJson, sha256Hex } from '../hash.ts';
+import { countSchema, describeIssues, MAX_ARTIFACT_BYTES, MAX_PACKAGES, RelativePathSchema, Sha256Schema } from '../manifest.ts';
 import { fail } from './errors.ts';
 import type { Resolution } from './resolve.ts';
 
-export interface LockedPackage {
-  name: string;
-  version: string;
-  arch: string;
-  /** Pool path relative to the mirror's base URL. */
-  filename: string;
-  size: number;
-  sha256: string;
-}
+const nonEmpty = v.pipe(v.string('must be a string'), v.minLength(1, 'must be a non-empty string'));
+const strings = v.array(v.string('must be a string'), 'must be a list of strings');
 
-export interface Lock {
-  suite: string;
-  arch: string;
+export const LockedPackageSchema = v.object({
+  name: nonEmpty,
+  version: nonEmpty,
+  arch: nonEmpty,
+  /** Pool path relative to the mirror's base URL (fetched from there: never absolute, never `..`). */
+  filename: RelativePathSchema,
+  size: countSchema(MAX_ARTIFACT_BYTES, 'byte count'),
+  sha256: Sha256Schema,
+});
+export type LockedPackage = v.InferOutput<typeof LockedPackageSchema>;
+
+export const LockSchema = v.object({
+  suite: v.string('must be a string'),
+  arch: v.string('must be a string'),
   /** The archive's Release Date the lock was resolved against. */
-  date: string;
-  roots: string[];
-  exclude: string[];
+  date: v.string('must be a string'),
+  roots: strings,
+  exclude: strings,
   /** Sorted by name. */
-  packages: LockedPackage[];
-}
+  packages: v.pipe(
+    v.array(LockedPackageSchema, 'must be a list'),
+    v.maxLength(MAX_PACKAGES, `more than ${MAX_PACKAGES} packages`),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const seen = new Set<string>();
+      for (const p of dataset.value) {
+        if (seen.has(p.name)) addIssue({ message: `package ${p.name} is listed twice` });
+        seen.add(p.name);
+      }
+    }),
+  ),
+});
+export type Lock = v.InferOutput<typeof LockSchema>;
 
 /** A lock from a resolution and the archive it came from. */
 export function lockFromResolution(resolution: Resolution, archive: { suite: string; arch: string; date: string }): Lock {
@@ -71,28 +90,10 @@ export function parseLock(text: string, source = 'lock file'): Lock {
   } catch (cause) {
     fail(`${source} is not valid JSON: ${(cause as Error).message}`, { hint, cause });
   }
-  const o = data as Record<string, unknown>;
-  const bad = (what: string): never => fail(`${source}: ${what}`, { hint });
-  if (typeof o !== 'object' || o === null || Array.isArray(o)) bad('expected a JSON object');
-  for (const key of ['suite', 'arch', 'date'] as const) if (typeof o[key] !== 'string') bad(`"${key}" must be a string`);
-  for (const key of ['roots', 'exclude'] as const) {
-    if (!Array.isArray(o[key]) || !(o[key] as unknown[]).every((x) => typeof x === 'string')) bad(`"${key}" must be a list of strings`);
-  }
-  if (!Array.isArray(o.packages)) bad('"packages" must be a list');
-  const seen = new Set<string>();
-  const packages = (o.packages as unknown[]).map((raw, i) => {
-    const p = raw as Record<string, unknown>;
-    if (typeof p !== 'object' || p === null) bad(`packages[${i}] must be an object`);
-    for (const key of ['name', 'version', 'arch', 'filename', 'sha256'] as const) {
-      if (typeof p[key] !== 'string' || p[key] === '') bad(`packages[${i}].${key} must be a non-empty string`);
-    }
-    if (!Number.isSafeInteger(p.size) || (p.size as number) < 0) bad(`packages[${i}].size must be a byte count`);
-    if (!/^[0-9a-f]{64}$/.test(p.sha256 as string)) bad(`packages[${i}].sha256 must be 64 lowercase hex digits`);
-    if (seen.has(p.name as string)) bad(`package ${p.name} is listed twice`);
-    seen.add(p.name as string);
-    return p as unknown as LockedPackage;
-  });
-  return normalizeLock({ ...(o as unknown as Lock), packages });
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) fail(`${source}: expected a JSON object`, { hint });
+  const r = v.safeParse(LockSchema, data);
+  if (!r.success) fail(`${source}: ${describeIssues(r.issues)}`, { hint });
+  return normalizeLock(r.output);
 }
 
 /** sha256 (hex) of the lock's canonical JSON: equal locks hash equal whatever their formatting. */

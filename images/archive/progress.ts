@@ -1,5 +1,6 @@
 // How fetchDebs reports progress: a cli-progress bar on a terminal, one line per package otherwise.
 import cliProgress from 'cli-progress';
+import { formatBytes } from '../format.ts';
 
 /** One progress event; counts are over the packages that need downloading (cached ones are not counted). */
 export interface FetchProgress {
@@ -20,9 +21,7 @@ export interface ProgressReporter {
   stop: () => void;
 }
 
-const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
-
-/** A bar when `stream` is a TTY, else plain lines (`fetch: name version (n MB) [i/n]`). */
+/** A bar when `stream` is a TTY, else plain lines (`fetch: name version [i/n]`). */
 export function progressReporter(stream: NodeJS.WriteStream = process.stderr): ProgressReporter {
   if (stream.isTTY) {
     let bar: cliProgress.SingleBar | undefined;
@@ -33,17 +32,17 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): P
           bar = new cliProgress.SingleBar(
             {
               stream,
-              format: 'fetch [{bar}] {percentage}% | {mbDone}/{mbTotal} MB | {files}/{filesTotal} debs | {current}',
+              format: 'fetch [{bar}] {percentage}% | {doneBytes}/{totalBytes} | {files}/{filesTotal} debs | {current}',
               hideCursor: true,
               clearOnComplete: false,
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(p.bytesTotal, 0, { mbDone: mb(0), mbTotal: mb(p.bytesTotal), files: 0, filesTotal: p.filesTotal, current: '' });
+          bar.start(p.bytesTotal, 0, { doneBytes: formatBytes(0), totalBytes: formatBytes(p.bytesTotal), files: 0, filesTotal: p.filesTotal, current: '' });
         } else if (bar && p.event !== 'finish') {
-          bar.update(p.bytesDone, { mbDone: mb(p.bytesDone), files: p.filesDone, current: p.package ?? '' });
+          bar.update(p.bytesDone, { doneBytes: formatBytes(p.bytesDone), files: p.filesDone, current: p.package ?? '' });
         } else if (bar) {
-          bar.update(p.bytesDone, { mbDone: mb(p.bytesDone), files: p.filesDone, current: 'done' });
+          bar.update(p.bytesDone, { doneBytes: formatBytes(p.bytesDone), files: p.filesDone, current: 'done' });
         }
       },
       stop() {
@@ -55,7 +54,7 @@ export function progressReporter(stream: NodeJS.WriteStream = process.stderr): P
   return {
     onProgress(p) {
       if (p.event === 'start' && p.filesTotal > 0) {
-        stream.write(`fetch: ${p.filesTotal} packages to download (${mb(p.bytesTotal)} MB), ${p.cachedFiles} in the cache\n`);
+        stream.write(`fetch: ${p.filesTotal} packages to download (${formatBytes(p.bytesTotal)}), ${p.cachedFiles} in the cache\n`);
       } else if (p.event === 'file-done') {
         stream.write(`fetch: ${p.package} [${p.filesDone}/${p.filesTotal}]\n`);
       }

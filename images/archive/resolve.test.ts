@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ArchiveError } from './errors.ts';
 import { PackageIndex, binaryPackage } from './packages.ts';
 import { resolve } from './resolve.ts';
+import { sha256Hex } from '../hash.ts';
 
 /** A Packages stanza with made-up pool data. */
 function stanza(name: string, version: string, fields: Record<string, string> = {}): string {
@@ -15,7 +15,7 @@ function stanza(name: string, version: string, fields: Record<string, string> = 
     Description: `${name} synopsis\n long text`,
     Filename: `pool/main/${name[0]}/${name}/${name}_${version}_i386.deb`,
     Size: String(1000 + name.length),
-    SHA256: createHash('sha256').update(`${name} ${version}`).digest('hex'),
+    SHA256: sha256Hex(`${name} ${version}`),
   };
   return Object.entries(all)
     .map(([k, v]) => `${k}: ${v.replace(/\n/g, '\n ')}\n`)

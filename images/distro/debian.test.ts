@@ -1,10 +1,7 @@
 // Unit tests for the twin builder's pure parts: apt pins, dpkg status, mmdebstrap arguments, dumpe2fs.
 
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { TWIN, aptPinPreferences, diskSizeFor, mmdebstrapArgs, parseDpkgStatus, pinsFromLocks, usedInodes } from './debian.ts';
+import { TWIN, aptPinPreferences, diskSizeFor, mmdebstrapArgs, parseDpkgStatus, usedInodes } from './debian.ts';
 
 describe('aptPinPreferences', () => {
   test('one stanza per package, sorted, exact version at priority 1001', () => {
@@ -28,11 +25,9 @@ describe('mmdebstrapArgs', () => {
     expect(args).toContain('--arch=i386');
     expect(args).toContain('--variant=minbase');
   });
-  test('fetches seabios only when no firmware is given', () => {
-    const without = mmdebstrapArgs({ mirror: 'http://m.invalid/debian', pins: { ...pins, seabios: '1.16.2-1' } }, '/t');
-    expect(without.some((a) => a.includes('apt-get download -q seabios=1.16.2-1'))).toBe(true);
-    const withFw = mmdebstrapArgs({ mirror: 'http://m.invalid/debian', pins, firmware: { bios: new Uint8Array(), vgabios: new Uint8Array() } }, '/t');
-    expect(withFw.some((a) => a.includes('seabios'))).toBe(false);
+  test('never fetches seabios: the twin boots the appliances\' locked SeaBIOS, from the pipeline\'s firmware stage', () => {
+    const args = mmdebstrapArgs({ mirror: 'http://m.invalid/debian', pins: { ...pins, seabios: '1.16.2-1' } }, '/t');
+    expect(args.some((a) => a.includes('seabios'))).toBe(false);
   });
 });
 
@@ -70,24 +65,5 @@ describe('diskSizeFor', () => {
     expect(size % (1 << 20)).toBe(0);
     expect(size).toBeGreaterThan(100_000 * 4096 + TWIN.freeBytes);
     expect(size).toBeLessThan(100_000 * 4096 + TWIN.freeBytes + (48 << 20));
-  });
-});
-
-describe('pinsFromLocks', () => {
-  test('merges locks and refuses two versions of one package', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'whittle-pins-'));
-    const lock = (pkgs: [string, string][]) => JSON.stringify({ packages: pkgs.map(([name, version]) => ({ name, version })) });
-    await writeFile(join(dir, 'a.json'), lock([['libc6', '2.36-9+deb12u13'], ['sqlite3', '3.40.1-2+deb12u2']]));
-    await writeFile(join(dir, 'b.json'), lock([['libc6', '2.36-9+deb12u13'], ['lua5.4', '5.4.4-3+deb12u1']]));
-    await writeFile(join(dir, 'c.json'), lock([['libc6', '2.36-9+deb12u10']]));
-    const sections = { rootfs: JSON.parse(lock([['busybox', '1:1.35.0-4+deb12u1+b1']])), boot: JSON.parse(lock([['seabios', '1.16.2-1']])) };
-    await writeFile(join(dir, 'd.json'), JSON.stringify(sections));
-    expect(await pinsFromLocks([join(dir, 'd.json')])).toEqual({ busybox: '1:1.35.0-4+deb12u1+b1', seabios: '1.16.2-1' });
-    expect(await pinsFromLocks([join(dir, 'a.json'), join(dir, 'b.json')])).toEqual({
-      libc6: '2.36-9+deb12u13',
-      sqlite3: '3.40.1-2+deb12u2',
-      'lua5.4': '5.4.4-3+deb12u1',
-    });
-    await expect(pinsFromLocks([join(dir, 'a.json'), join(dir, 'c.json')])).rejects.toThrow(/disagree on libc6/);
   });
 });

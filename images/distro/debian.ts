@@ -1,43 +1,51 @@
-// Builds `debian`, the full-distribution twin: Debian 12 i386 installed by mmdebstrap as Debian installs
-// it (maintainer scripts run, systemd, stock kernel + initramfs-tools initrd), on an ext4 disk v86 boots.
+// The `debian` twin's stages: Debian 12 i386 installed by mmdebstrap as Debian installs it (maintainer
+// scripts run, systemd, stock kernel + initramfs-tools initrd), on an ext4 disk v86 boots. They run in
+// the builder's one pipeline (images/build.ts) over its context, and return early for an appliance.
 
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { lstat, lutimes, mkdir, mkdtemp, opendir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, mkdtemp, opendir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { defaultCacheDir } from '../archive/cache.ts';
-import { debianMirror } from '../archive/mirror.ts';
-import { writeArtifact, writeChunkedArtifact } from '../artifacts.ts';
+import { join } from 'node:path';
+import type { BuildContext } from '../build.ts';
+import { writeChunkedArtifact } from '../artifacts.ts';
+import { formatMemory } from '../format.ts';
 import { sha256Hex } from '../hash.ts';
-import { BuildError, fail, formatBytes } from '../log.ts';
-import { MANIFEST_SCHEMA, type AppEntry, type Artifact, type Manifest, type PackageShare } from '../manifest.ts';
+import { HostProcessError, requireHostTools, runHostTool, spawnHostTool } from '../host-process.ts';
+import { fail } from '../log.ts';
+import { twinInputs } from '../inputs.ts';
+import { MANIFEST_SCHEMA, type AppEntry, type Manifest, type PackageShare } from '../manifest.ts';
+import { explainInstallFailure } from './install-failure.ts';
 
-/** SeaBIOS images handed to v86 (the appliance builder's firmware stage makes them from Debian's `seabios`). */
-export interface Firmware {
-  bios: Uint8Array;
-  vgabios: Uint8Array;
-}
-
-export interface DebianTwinOptions {
-  /** Debian mirror base URL (the folder holding dists/ and pool/). */
-  mirror: string;
-  /** Cache root; apt's downloads are kept in `<cacheDir>/distro/apt-archives` across builds. */
-  cacheDir: string;
-  /** Empty or missing folder that receives manifest.json and the artifacts. */
-  outDir: string;
+/** What the twin's stages know beyond the shared context: its pins, its work folder, what dpkg installed. */
+export interface DistroState {
   /** package -> version, from the appliance locks. Packages the twin installs get exactly these versions. */
   pins: Record<string, string>;
-  sourceDateEpoch: number;
-  /** When absent, bios.bin and vgabios-stdvga.bin come from Debian's `seabios` (pinned if `pins.seabios`). */
-  firmware?: Firmware;
-  /** Guest memory; default {@link TWIN.memoryMB}. */
-  memoryMB?: number;
-  /** Hash of the build's inputs (images/inputs.ts), stamped into the manifest. */
-  inputs?: string;
-  onProgress?: (line: string) => void;
-  signal?: AbortSignal;
+  /** A folder in TMPDIR holding the installed tree and the disk image, removed when the build ends. */
+  work: string;
+  root: string;
+  disk: string;
+  /** apt's downloads, kept in `<cacheDir>/distro/apt-archives` across builds. */
+  aptCache: string;
+  installed: InstalledPackage[];
+  kernelVersion: string;
+  kernelPackageVersion: string;
+  kernelConfig: Uint8Array;
+  tree: TreeStats;
+}
+
+/** The twin's state before its install stage runs. */
+export function distroState(pins: Record<string, string>, cacheDir: string): DistroState {
+  return {
+    pins,
+    work: '',
+    root: '',
+    disk: '',
+    aptCache: join(cacheDir, 'distro', 'apt-archives'),
+    installed: [],
+    kernelVersion: '',
+    kernelPackageVersion: '',
+    kernelConfig: new Uint8Array(),
+    tree: { files: 0, bytes: 0, blocks: 0, entries: 0 },
+  };
 }
 
 /** The twin's fixed choices, in one place. */
@@ -78,7 +86,7 @@ export const TWIN_APPS: AppEntry[] = [
     readyMarker: 'sqlite> ',
     smoke: [
       { send: 'select 1+1;', expect: '2' },
-      { send: "create table t(x); insert into t values ('whittled'); select x from t;", expect: 'whittled' },
+      { send: "create table t(x); insert into t values ('whit' || 'tled'); select upper(x) from t;", expect: 'WHITTLED' },
     ],
   },
   { name: 'lua', command: 'lua5.4', readyMarker: '> ', smoke: [{ send: 'print(6*7)', expect: '42' }, { send: "print(string.rep('ab', 3))", expect: 'ababab' }] },
@@ -98,96 +106,44 @@ export const TWIN_APPS: AppEntry[] = [
   { name: 'shell', command: 'busybox sh', readyMarker: '~ # ', smoke: [{ send: 'uname -a', expect: 'Linux debian' }, { send: 'echo $((6*7))', expect: '42' }] },
 ];
 
-const HOST_PACKAGES = 'mmdebstrap e2fsprogs debian-archive-keyring';
-
-interface Context {
-  opts: DebianTwinOptions;
-  progress: (line: string) => void;
-  work: string;
-  root: string;
-  disk: string;
-  aptCache: string;
-  installed: InstalledPackage[];
-  kernelVersion: string;
-  kernelPackageVersion: string;
-  kernel: Uint8Array;
-  initrd: Uint8Array;
-  kernelConfig: Uint8Array;
-  firmware: Firmware;
-  tree: TreeStats;
-  artifacts: Artifact[];
-}
-
-/** Builds the twin into `opts.outDir` (manifest.json + artifacts) and returns its manifest. */
-export async function buildDebianTwin(opts: DebianTwinOptions): Promise<Manifest> {
-  const ctx = await createContext(opts);
-  try {
-    await checkHost(ctx);
-    await installDebian(ctx);
-    await configureTwin(ctx);
-    await readInstalledPackages(ctx);
-    await takeBootFiles(ctx);
-    await clampTimes(ctx);
-    await makeDisk(ctx);
-    await writeArtifacts(ctx);
-    return await writeManifest(ctx);
-  } finally {
-    await removeWorkDir(ctx);
-  }
-}
-
-async function createContext(opts: DebianTwinOptions): Promise<Context> {
-  const progress = opts.onProgress ?? (() => {});
-  const work = await mkdtemp(join(tmpdir(), 'whittle-debian-'));
-  return {
-    opts,
-    progress,
-    work,
-    root: join(work, 'root'),
-    disk: join(work, 'disk.ext4'),
-    aptCache: join(opts.cacheDir, 'distro', 'apt-archives'),
-    installed: [],
-    kernelVersion: '',
-    kernelPackageVersion: '',
-    kernel: new Uint8Array(),
-    initrd: new Uint8Array(),
-    kernelConfig: new Uint8Array(),
-    firmware: opts.firmware ?? { bios: new Uint8Array(), vgabios: new Uint8Array() },
-    tree: { files: 0, bytes: 0, blocks: 0, entries: 0 },
-    artifacts: [],
-  };
+/**
+ * Install: mmdebstrap into a work folder, then what the Debian installer would have configured, a check
+ * that dpkg installed everything at the locked versions, the boot files, and mtimes clamped.
+ */
+export async function installDistro(ctx: BuildContext): Promise<void> {
+  const d = ctx.distro;
+  if (!d) return;
+  checkHost(ctx, d);
+  d.work = await mkdtemp(join(tmpdir(), 'whittle-debian-'));
+  d.root = join(d.work, 'root');
+  d.disk = join(d.work, 'disk.ext4');
+  ctx.cleanups.push(() => removeWorkDir(ctx, d));
+  ctx.opts.log.stage('install', `mmdebstrap: Debian ${TWIN.suite} ${TWIN.arch} minbase + ${TWIN.packages.join(', ')}`);
+  await installDebian(ctx, d);
+  await configureTwin(d);
+  readInstalledPackages(ctx, d, await readFile(join(d.root, 'var/lib/dpkg/status'), 'utf8'));
+  await takeBootFiles(ctx, d);
+  await clampTimes(d, ctx.epoch);
 }
 
 // ---- host ---------------------------------------------------------------------------------------------
 
-async function checkHost(ctx: Context): Promise<void> {
+function checkHost(ctx: BuildContext, d: DistroState): void {
   if (process.getuid?.() !== 0) {
     fail('Building the debian twin needs root: mmdebstrap installs packages into a chroot and mke2fs copies root-owned files.', {
       hint: 'Run the build as root (CI runs as root), e.g. `sudo npm run images -- build debian`.',
     });
   }
-  for (const tool of ['mmdebstrap', 'mke2fs', 'debugfs', 'dumpe2fs', 'e2fsck', 'dpkg-deb']) {
-    if (!(await commandExists(tool))) fail(`${tool} is not installed.`, { hint: `apt-get install ${HOST_PACKAGES}` });
-  }
-  if (!existsSync('/usr/share/keyrings/debian-archive-keyring.gpg')) {
-    fail("Debian's archive keyring is missing: mmdebstrap verifies the mirror's signatures with it.", { hint: 'apt-get install debian-archive-keyring' });
-  }
-  if (!/^https?:\/\//.test(ctx.opts.mirror)) fail(`Not an http(s) mirror URL: ${ctx.opts.mirror}`, { hint: 'Set DEBIAN_MIRROR to a Debian mirror base URL.' });
-  const missing = ['sqlite3', 'lua5.4', 'redis-server', 'redis-tools', 'busybox'].filter((p) => !ctx.opts.pins[p]);
+  // Before minutes of work: every program the twin's stages and mmdebstrap's hooks run, and the keyring.
+  requireHostTools('twin', 'Building the debian twin');
+  const mirror = ctx.opts.mirror();
+  if (!/^https?:\/\//.test(mirror)) fail(`Not an http(s) mirror URL: ${mirror}`, { hint: 'Set DEBIAN_MIRROR to a Debian mirror base URL.' });
+  const missing = ['sqlite3', 'lua5.4', 'redis-server', 'redis-tools', 'busybox'].filter((p) => !d.pins[p]);
   if (missing.length) {
     fail(`No pinned version for ${missing.join(', ')}: the twin installs the versions the appliances use.`, {
-      hint: 'Build the appliances first (their locks hold the versions), or pass the versions explicitly.',
+      hint: 'Build the appliances first (their locks hold the versions): npm run images -- build shell sqlite lua redis',
     });
   }
-  const outEntries = await readdir(ctx.opts.outDir).catch(() => []);
-  if (outEntries.length) fail(`Output folder is not empty: ${ctx.opts.outDir}`);
-}
-
-async function commandExists(name: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
-    if (dir && existsSync(join(dir, name))) return true;
-  }
-  return false;
 }
 
 // ---- install ------------------------------------------------------------------------------------------
@@ -201,9 +157,8 @@ export function aptPinPreferences(pins: Record<string, string>): string {
 }
 
 /** The mmdebstrap command line (hooks read the paths from the environment, so no path is ever quoted). */
-export function mmdebstrapArgs(opts: Pick<DebianTwinOptions, 'mirror' | 'pins' | 'firmware'>, target: string): string[] {
+export function mmdebstrapArgs(opts: { mirror: string; pins: Record<string, string> }, target: string): string[] {
   const include = TWIN.packages.map((p) => (opts.pins[p] ? `${p}=${opts.pins[p]}` : p));
-  const seabios = opts.pins.seabios ? `seabios=${opts.pins.seabios}` : 'seabios';
   return [
     '--mode=root',
     '--format=directory',
@@ -224,9 +179,6 @@ export function mmdebstrapArgs(opts: Pick<DebianTwinOptions, 'mirror' | 'pins' |
     // root instead, as it does on any Debian whose initrd has no fsck.)
     '--essential-hook=cp "$WHITTLE_WORK/fstab" "$1/etc/fstab"',
     '--customize-hook=find "$1/var/cache/apt/archives" -maxdepth 1 -name "*.deb" -newer "$WHITTLE_WORK/pins.pref" -exec cp -a -t "$WHITTLE_APT_CACHE" {} +',
-    ...(opts.firmware
-      ? []
-      : [`--customize-hook=chroot "$1" sh -c 'cd /tmp && apt-get download -q ${seabios}' && mv "$1"/tmp/seabios_*.deb "$WHITTLE_WORK/"`]),
     '--customize-hook=rm "$1/etc/apt/preferences.d/whittle-pins.pref"',
     TWIN.suite,
     target,
@@ -234,29 +186,34 @@ export function mmdebstrapArgs(opts: Pick<DebianTwinOptions, 'mirror' | 'pins' |
   ];
 }
 
-async function installDebian(ctx: Context): Promise<void> {
-  await mkdir(ctx.aptCache, { recursive: true });
-  await writeFile(join(ctx.work, 'pins.pref'), aptPinPreferences(ctx.opts.pins));
-  await writeFile(join(ctx.work, 'fstab'), TWIN_FSTAB);
-  ctx.progress(`mmdebstrap: Debian ${TWIN.suite} ${TWIN.arch} minbase + ${TWIN.packages.join(', ')}`);
-  await run('mmdebstrap', mmdebstrapArgs(ctx.opts, ctx.root), {
+async function installDebian(ctx: BuildContext, d: DistroState): Promise<void> {
+  await mkdir(d.aptCache, { recursive: true });
+  await writeFile(join(d.work, 'pins.pref'), aptPinPreferences(d.pins));
+  await writeFile(join(d.work, 'fstab'), TWIN_FSTAB);
+  const mirror = ctx.opts.mirror();
+  const result = await spawnHostTool('mmdebstrap', mmdebstrapArgs({ mirror, pins: d.pins }, d.root), {
     env: {
-      SOURCE_DATE_EPOCH: String(ctx.opts.sourceDateEpoch),
-      WHITTLE_APT_CACHE: ctx.aptCache,
-      WHITTLE_WORK: ctx.work,
+      ...process.env,
+      SOURCE_DATE_EPOCH: String(ctx.epoch),
+      WHITTLE_APT_CACHE: d.aptCache,
+      WHITTLE_WORK: d.work,
       LC_ALL: 'C.UTF-8',
     },
-    onLine: (line) => ctx.progress(`mmdebstrap: ${line}`),
+    onLine: (line) => ctx.opts.log.info(`mmdebstrap: ${line}`),
     signal: ctx.opts.signal,
-    hint: 'Check that the mirror serves bookworm i386 and that the pinned versions are still in it (a point release replaces old versions).',
   });
+  if (result.code !== 0) {
+    // Say what failed (a missing arch-test is not a mirror problem): see install-failure.ts.
+    const failure = explainInstallFailure(`${result.stderr}\n${result.stdout}`, mirror);
+    throw new HostProcessError('mmdebstrap', failure.message, { hint: failure.hint, result });
+  }
 }
 
 // ---- configure ----------------------------------------------------------------------------------------
 
 /** What the Debian installer would have asked or written: host name, fstab, and the serial autologin. */
-async function configureTwin(ctx: Context): Promise<void> {
-  const etc = join(ctx.root, 'etc');
+async function configureTwin(d: DistroState): Promise<void> {
+  const etc = join(d.root, 'etc');
   await writeFile(join(etc, 'hostname'), `${TWIN.hostname}\n`);
   await writeFile(
     join(etc, 'hosts'),
@@ -308,47 +265,42 @@ export function parseDpkgStatus(text: string): InstalledPackage[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-async function readInstalledPackages(ctx: Context): Promise<void> {
-  ctx.installed = parseDpkgStatus(await readFile(join(ctx.root, 'var/lib/dpkg/status'), 'utf8'));
-  const broken = ctx.installed.filter((p) => p.status !== 'install ok installed');
+function readInstalledPackages(ctx: BuildContext, d: DistroState, dpkgStatus: string): void {
+  d.installed = parseDpkgStatus(dpkgStatus);
+  const broken = d.installed.filter((p) => p.status !== 'install ok installed');
   if (broken.length) {
     fail(`dpkg left packages not fully installed: ${broken.map((p) => `${p.name} (${p.status})`).join(', ')}`, {
       hint: 'A maintainer script failed; rerun the build and read the mmdebstrap lines before the failure.',
     });
   }
-  const wrong = ctx.installed.filter((p) => ctx.opts.pins[p.name] !== undefined && ctx.opts.pins[p.name] !== p.version);
+  const wrong = d.installed.filter((p) => d.pins[p.name] !== undefined && d.pins[p.name] !== p.version);
   if (wrong.length) {
-    fail(`Installed versions differ from the locks: ${wrong.map((p) => `${p.name} ${p.version} (lock: ${ctx.opts.pins[p.name]})`).join(', ')}`, {
+    fail(`Installed versions differ from the locks: ${wrong.map((p) => `${p.name} ${p.version} (lock: ${d.pins[p.name]})`).join(', ')}`, {
       hint: 'The mirror no longer has the locked versions; re-resolve the appliance locks and build both again.',
     });
   }
-  ctx.progress(`installed ${ctx.installed.length} packages, all "install ok installed"`);
+  ctx.opts.log.info(`installed ${d.installed.length} packages, all "install ok installed"`);
 }
 
 // ---- boot files ---------------------------------------------------------------------------------------
 
-async function takeBootFiles(ctx: Context): Promise<void> {
-  const boot = join(ctx.root, 'boot');
+/** Debian's own kernel and initrd, exactly as installed: the pipeline's kernel and initramfs. */
+async function takeBootFiles(ctx: BuildContext, d: DistroState): Promise<void> {
+  const boot = join(d.root, 'boot');
   const kernels = (await readdir(boot)).filter((f) => f.startsWith('vmlinuz-'));
   if (kernels.length !== 1) fail(`Expected one kernel in /boot, found ${kernels.length}: ${kernels.join(', ')}`);
-  ctx.kernelVersion = kernels[0].slice('vmlinuz-'.length);
-  ctx.kernel = await readFile(join(boot, `vmlinuz-${ctx.kernelVersion}`));
-  ctx.initrd = await readFile(join(boot, `initrd.img-${ctx.kernelVersion}`)).catch((cause) =>
-    fail(`initramfs-tools made no initrd for ${ctx.kernelVersion}`, { cause, hint: 'Look for update-initramfs errors in the mmdebstrap output.' }),
+  d.kernelVersion = kernels[0].slice('vmlinuz-'.length);
+  ctx.initramfs = await readFile(join(boot, `initrd.img-${d.kernelVersion}`)).catch((cause) =>
+    fail(`initramfs-tools made no initrd for ${d.kernelVersion}`, { cause, hint: 'Look for update-initramfs errors in the mmdebstrap output.' }),
   );
-  ctx.kernelConfig = await readFile(join(boot, `config-${ctx.kernelVersion}`));
-  ctx.kernelPackageVersion = ctx.installed.find((p) => p.name === `linux-image-${ctx.kernelVersion}`)?.version ?? '';
-  if (!ctx.opts.firmware) ctx.firmware = await firmwareFromSeabiosDeb(ctx);
-}
-
-async function firmwareFromSeabiosDeb(ctx: Context): Promise<Firmware> {
-  const deb = (await readdir(ctx.work)).find((f) => /^seabios_.*\.deb$/.test(f));
-  if (!deb) fail('apt-get download seabios left no .deb');
-  const dir = join(ctx.work, 'seabios');
-  await run('dpkg-deb', ['-x', join(ctx.work, deb), dir], { signal: ctx.opts.signal });
-  return {
-    bios: await readFile(join(dir, 'usr/share/seabios/bios.bin')),
-    vgabios: await readFile(join(dir, 'usr/share/seabios/vgabios-stdvga.bin')),
+  d.kernelConfig = await readFile(join(boot, `config-${d.kernelVersion}`));
+  d.kernelPackageVersion = d.installed.find((p) => p.name === `linux-image-${d.kernelVersion}`)?.version ?? '';
+  ctx.kernel = {
+    bzImage: await readFile(join(boot, `vmlinuz-${d.kernelVersion}`)),
+    configHash: sha256Hex(d.kernelConfig),
+    version: d.kernelVersion,
+    source: `linux-image-${d.kernelVersion} ${d.kernelPackageVersion}`,
+    stock: true,
   };
 }
 
@@ -365,8 +317,7 @@ interface TreeStats {
 }
 
 /** Clamps every mtime to SOURCE_DATE_EPOCH (atime = mtime) and counts the tree for the manifest and the disk size. */
-async function clampTimes(ctx: Context): Promise<void> {
-  const epoch = ctx.opts.sourceDateEpoch;
+async function clampTimes(d: DistroState, epoch: number): Promise<void> {
   const stats: TreeStats = { files: 0, bytes: 0, blocks: 0, entries: 0 };
   const visit = async (path: string): Promise<void> => {
     const st = await lstat(path);
@@ -385,8 +336,8 @@ async function clampTimes(ctx: Context): Promise<void> {
     const mtime = Math.min(Math.floor(st.mtimeMs / 1000), epoch);
     await lutimes(path, mtime, mtime);
   };
-  await visit(ctx.root);
-  ctx.tree = stats;
+  await visit(d.root);
+  d.tree = stats;
 }
 
 /** Size of the ext4 image: the tree, its inodes (one per 16 KiB), a 16-32 MiB journal, and the free room. */
@@ -397,30 +348,35 @@ export function diskSizeFor(tree: Pick<TreeStats, 'blocks'>, freeBytes: number):
   return Math.ceil(size / (1 << 20)) * (1 << 20);
 }
 
-async function makeDisk(ctx: Context): Promise<void> {
-  const epoch = String(ctx.opts.sourceDateEpoch);
-  const size = diskSizeFor(ctx.tree, TWIN.freeBytes);
+/** Disk: the tree as an ext4 image (`mke2fs -d`, no loop mount), every inode time at SOURCE_DATE_EPOCH. */
+export async function makeDisk(ctx: BuildContext): Promise<void> {
+  const d = ctx.distro;
+  if (!d) return;
+  const epoch = String(ctx.epoch);
+  const size = diskSizeFor(d.tree, TWIN.freeBytes);
+  const signal = ctx.opts.signal;
   // mke2fs reads the tree in alphasort order (locale-dependent: C), takes times from the files (clamped
   // above) and from E2FSPROGS_FAKE_TIME; its built-in profile (no host mke2fs.conf) gives Debian's ext4 features.
-  const env = { E2FSPROGS_FAKE_TIME: epoch, MKE2FS_CONFIG: '/nonexistent', LC_ALL: 'C' };
-  ctx.progress(`mke2fs: ext4, ${(size / 2 ** 20).toFixed(0)} MiB, ${ctx.tree.entries} entries`);
-  await run(
+  const env = { ...process.env, E2FSPROGS_FAKE_TIME: epoch, MKE2FS_CONFIG: '/nonexistent', LC_ALL: 'C' };
+  ctx.opts.log.stage('disk', `mke2fs: ext4, ${formatMemory(size)}, ${d.tree.entries} entries`);
+  await runHostTool(
     'mke2fs',
     ['-q', '-F', '-t', 'ext4', '-b', '4096', '-I', '256', '-i', '16384', '-L', 'debian', '-U', TWIN.diskUuid,
-      '-E', `hash_seed=${TWIN.hashSeed},root_owner=0:0`, '-d', ctx.root, ctx.disk, `${size / 1024}k`],
-    { env, signal: ctx.opts.signal, hint: 'The disk estimate may be too small; report the tree size.' },
+      '-E', `hash_seed=${TWIN.hashSeed},root_owner=0:0`, '-d', d.root, d.disk, `${size / 1024}k`],
+    { env, signal, hint: 'The disk estimate may be too small; report the tree size.' },
   );
   // mke2fs -d copies each inode's ctime from the host (the time the file was written here): set them all.
-  const dump = await run('dumpe2fs', [ctx.disk], { env, signal: ctx.opts.signal });
+  const dump = (await runHostTool('dumpe2fs', [d.disk], { env, signal })).stdout;
   const inodes = usedInodes(dump);
   const cmds = inodes.map((ino) => `sif <${ino}> ctime @${epoch}\n`).join('');
-  await writeFile(join(ctx.work, 'ctimes.debugfs'), cmds);
-  const out = await run('debugfs', ['-w', '-f', join(ctx.work, 'ctimes.debugfs'), ctx.disk], { env, signal: ctx.opts.signal, stderr: true });
+  await writeFile(join(d.work, 'ctimes.debugfs'), cmds);
+  // debugfs reports errors on stderr and still exits 0.
+  const out = (await runHostTool('debugfs', ['-w', '-f', join(d.work, 'ctimes.debugfs'), d.disk], { env, signal })).stderr;
   const errors = out.split('\n').filter((l) => l && !l.startsWith('debugfs'));
   if (errors.length) fail(`debugfs failed while setting inode times: ${errors.slice(0, 3).join(' | ')}`);
-  await run('e2fsck', ['-fn', ctx.disk], { env, signal: ctx.opts.signal, hint: 'The image is inconsistent: a bug in the disk stage.' });
+  await runHostTool('e2fsck', ['-fn', d.disk], { env, signal, hint: 'The image is inconsistent: a bug in the disk stage.' });
   const free = /^Free blocks:\s+(\d+)$/m.exec(dump)?.[1];
-  ctx.progress(`disk: ${inodes.length} inodes, ${free ? ((Number(free) * 4096) / 2 ** 20).toFixed(0) : '?'} MiB free`);
+  ctx.opts.log.info(`disk: ${inodes.length} inodes, ${free ? formatMemory(Number(free) * 4096) : '?'} free`);
 }
 
 /** Inodes in use according to dumpe2fs: the root directory and every non-free inode from 11 on. */
@@ -442,24 +398,20 @@ export function usedInodes(dumpe2fs: string): number[] {
 
 // ---- artifacts and manifest ---------------------------------------------------------------------------
 
-async function writeArtifacts(ctx: Context): Promise<void> {
-  const out = ctx.opts.outDir;
-  await mkdir(out, { recursive: true });
-  ctx.progress('artifacts: firmware, kernel, initrd');
-  ctx.artifacts.push(await writeArtifact(out, 'bios', 'bios.bin', ctx.firmware.bios));
-  ctx.artifacts.push(await writeArtifact(out, 'vgabios', 'vgabios-stdvga.bin', ctx.firmware.vgabios));
-  ctx.artifacts.push(await writeArtifact(out, 'kernel', `vmlinuz-${ctx.kernelVersion}`, ctx.kernel));
-  ctx.artifacts.push(await writeArtifact(out, 'initrd', `initrd.img-${ctx.kernelVersion}`, ctx.initrd));
+/** The disk as content-addressed 1 MiB zstd chunks (after the artifacts every image has). */
+export async function writeDiskArtifact(ctx: BuildContext): Promise<void> {
+  const d = ctx.distro;
+  if (!d) return;
   ctx.opts.signal?.throwIfAborted();
-  ctx.progress('artifacts: disk, in 1 MiB zstd chunks');
-  ctx.artifacts.push(await writeChunkedArtifact(out, 'disk', await readFile(ctx.disk), TWIN.chunkSize, 9));
+  ctx.opts.log.info('artifacts: disk, in 1 MiB zstd chunks');
+  ctx.artifacts.push(await writeChunkedArtifact(ctx.outDir, 'disk', await readFile(d.disk), TWIN.chunkSize, 9));
 }
 
-async function packageShares(ctx: Context): Promise<PackageShare[]> {
-  const info = join(ctx.root, 'var/lib/dpkg/info');
+async function packageShares(d: DistroState): Promise<PackageShare[]> {
+  const info = join(d.root, 'var/lib/dpkg/info');
   const shares: PackageShare[] = [];
   const seen = new Set<string>();
-  for (const p of ctx.installed) {
+  for (const p of d.installed) {
     const list =
       (await readFile(join(info, `${p.name}:${p.arch}.list`), 'utf8').catch(() => undefined)) ??
       (await readFile(join(info, `${p.name}.list`), 'utf8').catch(() => ''));
@@ -467,21 +419,24 @@ async function packageShares(ctx: Context): Promise<PackageShare[]> {
     let files = 0;
     for (const path of list.split('\n')) {
       if (!path || seen.has(path)) continue;
-      const st = await lstat(join(ctx.root, path)).catch(() => undefined);
+      const st = await lstat(join(d.root, path)).catch(() => undefined);
       if (!st || st.isDirectory()) continue;
       seen.add(path);
       files++;
       if (st.isFile()) size += st.size;
     }
-    shares.push({ name: p.name, version: p.version, size, share: ctx.tree.bytes ? size / ctx.tree.bytes : 0, files });
+    shares.push({ name: p.name, version: p.version, size, share: d.tree.bytes ? size / d.tree.bytes : 0, files });
   }
   return shares;
 }
 
-async function writeManifest(ctx: Context): Promise<Manifest> {
-  const pinsText = Object.keys(ctx.opts.pins)
+/** Manifest: the twin's, with the apps it starts at its prompt and the packages dpkg installed. */
+export async function writeDistroManifest(ctx: BuildContext): Promise<void> {
+  const d = ctx.distro;
+  if (!d) return;
+  const pinsText = Object.keys(d.pins)
     .sort()
-    .map((k) => `${k} ${ctx.opts.pins[k]}\n`)
+    .map((k) => `${k} ${d.pins[k]}\n`)
     .join('');
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
@@ -493,164 +448,41 @@ async function writeManifest(ctx: Context): Promise<Manifest> {
     kind: 'distro',
     artifacts: ctx.artifacts,
     cmdline: TWIN_CMDLINE,
-    memoryMB: ctx.opts.memoryMB ?? TWIN.memoryMB,
+    memoryMB: TWIN.memoryMB,
     readyMarker: TWIN.readyMarker,
     smoke: [
-      { send: 'uname -r', expect: ctx.kernelVersion, timeout: 20 },
+      { send: 'uname -r', expect: d.kernelVersion, timeout: 20 },
       // Every package dpkg knows is installed ("ii"): the count equals the manifest's package list.
-      { send: "dpkg-query -W -f='${db:Status-Abbrev}\\n' | grep -c '^ii '", expect: String(ctx.installed.length), timeout: 30 },
+      { send: "dpkg-query -W -f='${db:Status-Abbrev}\\n' | grep -c '^ii '", expect: String(d.installed.length), timeout: 30 },
     ],
     apps: TWIN_APPS,
-    packages: await packageShares(ctx),
-    fileCount: ctx.tree.files,
-    rootfsSize: ctx.tree.bytes,
+    packages: await packageShares(d),
+    fileCount: d.tree.files,
+    rootfsSize: d.tree.bytes,
     kernel: {
-      source: `linux-image-${ctx.kernelVersion} ${ctx.kernelPackageVersion}`,
-      version: ctx.kernelVersion,
-      configHash: sha256Hex(ctx.kernelConfig),
+      source: ctx.kernel!.source,
+      version: ctx.kernel!.version,
+      configHash: ctx.kernel!.configHash,
       stock: true,
     },
     lockHash: sha256Hex(pinsText),
-    ...(ctx.opts.inputs ? { inputs: ctx.opts.inputs } : {}),
+    inputs: twinInputs(d.pins),
   };
-  await writeFile(join(ctx.opts.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  return manifest;
+  await writeFile(join(ctx.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  ctx.manifest = manifest;
 }
 
 // ---- cleanup ------------------------------------------------------------------------------------------
 
 /** Removes the work folder, unless something is still mounted inside it (rm would reach into /dev or /proc). */
-async function removeWorkDir(ctx: Context): Promise<void> {
+async function removeWorkDir(ctx: BuildContext, d: DistroState): Promise<void> {
   const mounts = (await readFile('/proc/self/mountinfo', 'utf8'))
     .split('\n')
     .map((l) => l.split(' ')[4])
-    .filter((m) => m && (m === ctx.work || m.startsWith(`${ctx.work}/`)));
+    .filter((m) => m && (m === d.work || m.startsWith(`${d.work}/`)));
   if (mounts.length) {
-    ctx.progress(`left ${ctx.work} in place: still mounted inside it: ${mounts.join(', ')} (umount them, then remove it)`);
+    ctx.opts.log.info(`left ${d.work} in place: still mounted inside it: ${mounts.join(', ')} (umount them, then remove it)`);
     return;
   }
-  await rm(ctx.work, { recursive: true, force: true });
-}
-
-// ---- processes ----------------------------------------------------------------------------------------
-
-interface RunOptions {
-  env?: Record<string, string>;
-  onLine?: (line: string) => void;
-  signal?: AbortSignal;
-  hint?: string;
-  /** Return stderr instead of stdout (debugfs reports errors there). */
-  stderr?: boolean;
-}
-
-/** Runs a command; resolves with its stdout, fails with its last stderr lines and the hint. */
-function run(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    options.signal?.throwIfAborted();
-    const child = spawn(cmd, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let pending = '';
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => {
-      err.push(b);
-      if (!options.onLine) return;
-      pending += b.toString('utf8');
-      const lines = pending.split(/\r?\n|\r/);
-      pending = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) options.onLine(line);
-    });
-    child.on('error', reject);
-    child.on('close', (code, sig) => {
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (code === 0) return resolve(options.stderr ? stderr : Buffer.concat(out).toString('utf8'));
-      if (options.signal?.aborted) return reject(options.signal.reason);
-      const tail = stderr.trim().split('\n').slice(-15).join('\n');
-      reject(new BuildError(`${cmd} failed (${sig ?? `exit ${code}`}):\n${tail}`, { hint: options.hint }));
-    });
-  });
-}
-
-// ---- command line (the images CLI calls buildDebianTwin; this is for building the twin alone) ----------
-
-/**
- * Pins from lock files: every `{ name, version }` in a lock's `packages`, or in the `packages` of each of
- * its sections (the appliance locks have `rootfs` and `boot`, the latter with seabios and the stock
- * kernel). Two locks disagreeing on a version is an error.
- */
-export async function pinsFromLocks(files: string[]): Promise<Record<string, string>> {
-  type Pkgs = { packages?: { name: string; version: string }[] };
-  const pins: Record<string, string> = {};
-  for (const file of files) {
-    const lock = JSON.parse(await readFile(file, 'utf8')) as Pkgs & Record<string, unknown>;
-    const sections = [lock, ...Object.values(lock).filter((v): v is Pkgs => typeof v === 'object' && v !== null && 'packages' in v)];
-    for (const { name, version } of sections.flatMap((s) => (Array.isArray(s.packages) ? s.packages : []))) {
-      if (pins[name] && pins[name] !== version) fail(`Locks disagree on ${name}: ${pins[name]} and ${version} (${file})`);
-      pins[name] = version;
-    }
-  }
-  return pins;
-}
-
-async function main(argv: string[]): Promise<void> {
-  const usage = 'usage: tsx images/distro/debian.ts [--out DIR] [--lock FILE]... [--pin NAME=VERSION]... [--memory MB]';
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-  let out = join(repo, 'images/dist/debian');
-  const locks: string[] = [];
-  const pins: Record<string, string> = {};
-  let memoryMB: number | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const value = () => argv[++i] ?? fail(usage);
-    if (argv[i] === '--out') out = resolve(value());
-    else if (argv[i] === '--lock') locks.push(value());
-    else if (argv[i] === '--pin') {
-      const [name, version] = value().split('=', 2);
-      if (!version) fail(usage);
-      pins[name] = version;
-    } else if (argv[i] === '--memory') memoryMB = Number(value());
-    else fail(usage);
-  }
-  if (!locks.length && !Object.keys(pins).length) {
-    const recipes = join(repo, 'images/recipes');
-    for (const name of await readdir(recipes).catch(() => [])) {
-      for (const f of await readdir(join(recipes, name)).catch(() => [])) if (/lock.*\.json$/.test(f)) locks.push(join(recipes, name, f));
-    }
-  }
-  Object.assign(pins, { ...(await pinsFromLocks(locks)), ...pins });
-  const tmp = `${out}.tmp-${process.pid}`;
-  const started = Date.now();
-  const epoch = Number(process.env.SOURCE_DATE_EPOCH ?? 1686355200); // Debian 12.0's release day
-  const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort(new Error('interrupted')));
-  try {
-    const manifest = await buildDebianTwin({
-      mirror: debianMirror(),
-      cacheDir: defaultCacheDir(),
-      outDir: tmp,
-      pins,
-      sourceDateEpoch: epoch,
-      memoryMB,
-      onProgress: (line) => process.stderr.write(`[debian ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`),
-      signal: controller.signal,
-    });
-    await rm(out, { recursive: true, force: true });
-    await rename(tmp, out);
-    const sum = (f: (a: Artifact) => number) => manifest.artifacts.reduce((n, a) => n + f(a), 0);
-    process.stderr.write(
-      `debian: ${manifest.packages.length} packages, ${manifest.fileCount} files, rootfs ${formatBytes(manifest.rootfsSize)}; ` +
-        `artifacts ${formatBytes(sum((a) => a.size))} raw, ${formatBytes(sum((a) => a.compressedSize))} to download; ` +
-        `built in ${((Date.now() - started) / 1000).toFixed(0)} s -> ${out}\n`,
-    );
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).catch((e: unknown) => {
-    const err = e as { message?: string; hint?: string };
-    process.stderr.write(`debian: ${err.message ?? String(e)}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
-    process.exit(1);
-  });
+  await rm(d.work, { recursive: true, force: true });
 }

@@ -1,6 +1,8 @@
 // Kconfig text: parse config fragments and .config files, and find fragment options that did not stick.
 // Pure functions (no Node imports), so the unit tests need no kernel tree.
 
+import { HintedError, type HintedErrorOptions } from '../hinted-error.ts';
+
 /** One option a fragment asks for: `CONFIG_X=value`, or `# CONFIG_X is not set` (value `null`). */
 export interface ConfigAssignment {
   /** Option name with its prefix, e.g. `CONFIG_SERIAL_8250`. */
@@ -12,7 +14,11 @@ export interface ConfigAssignment {
 }
 
 /** A fragment line that is neither an option, a comment nor blank. */
-export class FragmentSyntaxError extends Error {}
+export class FragmentSyntaxError extends HintedError<'bad-fragment'> {
+  constructor(message: string, options: HintedErrorOptions = {}) {
+    super('bad-fragment', message, { hint: 'Fix the line in the kernel fragment (the format is in images/kernel/README.md).', ...options });
+  }
+}
 
 const ASSIGN = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/;
 const NOT_SET = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/;

@@ -3,7 +3,8 @@
 import { readdir } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { FragmentSyntaxError, mergeConfig, parseConfig, parseFragment, symbolsIn, unmetOptions, describeUnmet } from './kconfig.ts';
-import { buildTimestamp, FRAGMENTS_DIR, inputDifferences, kernelCacheKey, readFragment, upstreamVersion, type KernelInputs } from './kernel.ts';
+import { inputDifferences, kernelCacheKey, type KernelInputs } from './cache.ts';
+import { buildTimestamp, FRAGMENTS_DIR, readFragment, upstreamVersion } from './kernel.ts';
 
 describe('parseFragment', () => {
   it('reads options, "is not set" lines and =n, skipping comments and blank lines', () => {

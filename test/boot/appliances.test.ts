@@ -42,7 +42,8 @@ describe('scripts wait for the prompt between lines', () => {
     machine = await bootImage(dir);
     await machine.ready(240_000);
     const result = await machine.runScript([
-      { send: 'EVAL "for i = 1, 3000000 do end return 7" 0', expect: '' },
+      // The prompt may take a while after this answer: the runner waits for it up to the step's timeout.
+      { send: 'EVAL "for i = 1, 3000000 do end return 7" 0', expect: '', timeout: 60 },
       { send: 'ECHO after-the-slow-one', expect: '"after-the-slow-one"', timeout: 60 },
     ]);
     expect(result, result.message).toMatchObject({ ok: true });

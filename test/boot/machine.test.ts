@@ -74,7 +74,7 @@ describe('machine: shell appliance', () => {
     expect(state.size).toBeLessThan(state.rawSize);
 
     // Stop frees the machine; its worker stays, as a page keeps its worker between boots.
-    await m.call({ type: 'stop' });
+    await m.request({ type: 'stop' });
     expect(m.status).toBe<MachineStatus>('stopped');
 
     const t = performance.now();
@@ -87,11 +87,17 @@ describe('machine: shell appliance', () => {
     expect(m.phases.map((p) => p.phase)).toEqual(['load', 'restored']);
     const [load, restored] = m.phases;
 
-    const script = await m.runScript([
-      { send: 'echo $((6*7))', expect: '42' },
-      { send: 'uname -s', expect: 'Linux' },
-    ]);
+    const progress: string[] = [];
+    const script = await m.runScript(
+      [
+        { send: 'echo $((6*7))', expect: '42' },
+        { send: 'uname -s', expect: 'Linux' },
+      ],
+      (p) => progress.push(`${p.step} ${p.state}`),
+    );
     expect(script.ok).toBe(true);
+    // Each step reported as it went (the share page's ticks), all before the answer.
+    expect(progress).toEqual(['0 typing', '0 ok', '1 typing', '1 ok']);
     expect(script.transcript).toContain('42');
     await m.stop();
 
@@ -135,6 +141,50 @@ describe('machine: shell appliance', () => {
     m.type('echo after reset');
     await m.waitFor(line('after reset'));
     await m.stop();
+  });
+
+  describe('scripts type each line only when the guest is ready for it', () => {
+    let m: NodeMachine;
+    beforeAll(async () => {
+      m = await bootImage(SHELL);
+      machines.push(m);
+      await m.ready(READY_MS);
+    });
+    afterAll(() => m?.stop());
+
+    it('skips the echo of a line longer than the terminal (the line editor wraps it)', async () => {
+      // 70 x's and the command push the echo past the console's 80 columns: busybox wraps it, and the
+      // expected text is in the echo, too. Only the command's own output (after its sleep) counts.
+      const t = performance.now();
+      const r = await m.runScript([{ send: `sleep 2; echo ${'x'.repeat(70)} first-done`, expect: 'first-done' }]);
+      expect(r, r.message).toMatchObject({ ok: true });
+      expect(r.transcript).toMatch(/\nx{70} first-done\r?\n/);
+      expect(performance.now() - t).toBeGreaterThan(2000);
+    });
+
+    it('waits for the prompt after a step longer than 5 s before typing the next line', async () => {
+      const r = await m.runScript([
+        { send: 'echo started; sleep 7', expect: 'started', timeout: 20 },
+        { send: 'echo next-$((6*7))', expect: 'next-42' },
+      ]);
+      expect(r, r.message).toMatchObject({ ok: true });
+      // The next line went in at the prompt, not while sleep ran (the tty would echo it at once).
+      const started = r.transcript.indexOf('started\r\n');
+      const prompt = r.transcript.indexOf(manifest.readyMarker, started);
+      expect(started).toBeGreaterThan(0);
+      expect(prompt).toBeGreaterThan(started);
+      expect(r.transcript.indexOf('echo next', started)).toBeGreaterThan(prompt);
+    });
+
+    it('ends the script when the prompt does not return, naming the step', async () => {
+      const r = await m.runScript([
+        { send: 'sleep 30', expect: '', timeout: 3 },
+        { send: 'echo never', expect: 'never' },
+      ]);
+      expect(r).toMatchObject({ ok: false, failedStep: 0 });
+      expect(r.message).toMatch(/prompt .*did not return .*after step 1/);
+      expect(r.transcript).not.toContain('echo never');
+    });
   });
 
   /** Damages one file of a copy of the image; each case must be refused before the machine runs. */
@@ -212,7 +262,7 @@ describe('machine: shell appliance', () => {
     });
     // Still alive: a well-formed command is answered; one that needs a machine says there is none.
     await expect(m.screenText()).resolves.toBeInstanceOf(Array);
-    await expect(m.call({ type: 'pause' })).rejects.toMatchObject({ code: 'not-running' });
+    await expect(m.request({ type: 'pause' })).rejects.toMatchObject({ code: 'not-running' });
     await m.stop();
   });
 
@@ -225,7 +275,7 @@ describe('machine: shell appliance', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(m.status).toBe<MachineStatus>('running');
     expect(m.phases.some((p) => p.phase === 'ready')).toBe(false);
-    await m.call({ type: 'stop' });
+    await m.request({ type: 'stop' });
     expect(m.status).toBe<MachineStatus>('stopped');
     const last = events.length;
     // A live emulator would emit stats every second and keep printing its boot.
@@ -243,7 +293,7 @@ describe('machine: shell appliance', () => {
     await m.connect();
     const events = recorder(m);
     const boot = expect(m.boot()).rejects.toMatchObject({ code: 'not-running' });
-    await m.call({ type: 'stop' });
+    await m.request({ type: 'stop' });
     await boot;
     await new Promise((r) => setTimeout(r, 1500));
     const statuses = events.filter((e) => e.event === 'state').map((e) => (e.data as { status: MachineStatus }).status);

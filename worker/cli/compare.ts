@@ -6,7 +6,8 @@ import { parseArgs } from 'node:util';
 import { CliError, compareImages, defaultApp, loadTarget, uniqueLabels, withApp } from './measure.ts';
 import type { Target } from './measure.ts';
 import { BootProgress } from './progress.ts';
-import { compareTable, formatMs, renderMarkdown, renderText, summarizeImage } from './table.ts';
+import { compareTable, renderMarkdown, renderText, summarizeImage } from './table.ts';
+import { formatMs } from '../../images/format.ts';
 
 const USAGE = `Usage: npm run compare -- <image> <image> [...] [options]
 

@@ -4,30 +4,34 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HintedError } from '../../images/hinted-error.ts';
 import { downloadSize, rawSize } from '../../images/manifest.ts';
 import type { Manifest, ScriptStep } from '../../images/manifest.ts';
 import { loadManifest, NodeMachine } from '../node/host.ts';
 import type { SavedState } from '../node/host.ts';
+import { WaitTimedOut } from '../errors.ts';
+import { phaseDurations } from '../phases.ts';
+import type { Phase } from '../phases.ts';
 import type { PhaseMark } from '../protocol.ts';
 
 export const DIST_DIR = fileURLToPath(new URL('../../images/dist/', import.meta.url));
 
-/** The boot phases the tables show, in order; `app` is the time a distro takes to start the app by hand. */
-export const PHASES = ['firmware', 'kernel', 'userspace', 'app'] as const;
-export type Phase = (typeof PHASES)[number];
+// The boot phases the tables show and their durations: one computation with the page (worker/phases.ts).
+export { currentPhase, phaseDurations, PHASES } from '../phases.ts';
+export type { Phase } from '../phases.ts';
+
+/** `timed-out`: a time limit ran out (a longer `--timeout` may help); `failed`: anything else. */
+export type CliErrorCode = 'failed' | 'timed-out';
 
 /** An error a person can act on: what went wrong and what to do. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    options?: ErrorOptions & { detail?: string },
-  ) {
-    super(message, options);
+export class CliError extends HintedError<CliErrorCode> {
+  /** Technical detail (the last serial output) for the log, not the headline. */
+  readonly detail: string | undefined;
+  constructor(message: string, hint?: string, options?: ErrorOptions & { detail?: string; code?: CliErrorCode }) {
+    super(options?.code ?? 'failed', message, { ...(hint === undefined ? {} : { hint }), ...(options?.cause === undefined ? {} : { cause: options.cause }) });
     this.name = 'CliError';
     this.detail = options?.detail;
   }
-  readonly detail: string | undefined;
 }
 
 /** An image to boot, and the app a distro image starts by hand at its prompt. */
@@ -140,40 +144,6 @@ export function imageFacts(t: Target): ImageFacts {
   };
 }
 
-/** Phase durations and instruction counts from a boot's marks (each mark names the phase that just ended). */
-export function phaseDurations(marks: readonly PhaseMark[]): Pick<BootRun, 'phases' | 'phaseInstructions' | 'readyMs' | 'instructions'> {
-  const at = (name: PhaseMark['phase']) => marks.find((m) => m.phase === name);
-  const ends: Record<Phase, PhaseMark | undefined> = { firmware: at('firmware'), kernel: at('kernel'), userspace: at('userspace'), app: at('ready') };
-  const phases = {} as Record<Phase, number>;
-  const phaseInstructions = {} as Record<Phase, number>;
-  let prev = { at: 0, instructions: 0 };
-  for (const p of PHASES) {
-    const end = ends[p];
-    if (!end) {
-      phases[p] = NaN;
-      phaseInstructions[p] = NaN;
-      continue;
-    }
-    // Marks found by the CPU (quiet kernels) can land a hair before the previous console mark: clamp.
-    phases[p] = Math.max(0, end.at - prev.at);
-    phaseInstructions[p] = Math.max(0, end.instructions - prev.instructions);
-    prev = { at: Math.max(prev.at, end.at), instructions: Math.max(prev.instructions, end.instructions) };
-  }
-  const ready = ends.app;
-  return { phases, phaseInstructions, readyMs: ready ? ready.at : NaN, instructions: ready ? ready.instructions : NaN };
-}
-
-/** Which phase a machine is in, from the marks seen so far (for progress lines). */
-export function currentPhase(marks: readonly PhaseMark[]): 'loading' | Phase | 'ready' {
-  const seen = new Set(marks.map((m) => m.phase));
-  if (seen.has('ready')) return 'ready';
-  if (seen.has('userspace')) return 'app';
-  if (seen.has('kernel')) return 'userspace';
-  if (seen.has('firmware')) return 'kernel';
-  if (seen.has('load')) return 'firmware';
-  return 'loading';
-}
-
 export interface BootToPromptOptions {
   /** Give up after this long (ms), counted from asking for the boot. */
   timeoutMs: number;
@@ -203,28 +173,29 @@ export async function bootToPrompt(t: Target, opts: BootToPromptOptions): Promis
     ok = true;
     return { run: { ...phaseDurations(marks), loadMs: load?.at ?? NaN, wallMs, marks }, ...(opts.keep ? { machine } : {}) };
   } catch (e) {
-    throw bootFailure(t, machine, e);
+    throw bootFailure(t, machine.output, e);
   } finally {
     if (!ok || !opts.keep) await machine.stop();
   }
 }
 
-function bootFailure(t: Target, machine: NodeMachine, e: unknown): CliError {
-  const err = e as Error & { hint?: string };
-  const tail = machine.output.slice(-1500);
-  const timedOut = /Timed out|longer than/.test(err.message);
+/** Why a boot failed, for a person; a time limit that ran out (told by class or code) says so. */
+export function bootFailure(t: Target, output: string, e: unknown): CliError {
+  const tail = output.slice(-1500);
+  const timedOut = e instanceof WaitTimedOut || (e instanceof CliError && e.code === 'timed-out');
   const hint = timedOut
     ? `Give it longer (--timeout seconds), or boot it alone to watch: the machine may be slow on a busy host.`
-    : (err.hint ?? `Check the image: npm run images -- build ${t.image}`);
-  return new CliError(`${t.label}: the boot ${timedOut ? 'timed out' : 'failed'}: ${err.message}`, hint, {
+    : ((e instanceof HintedError ? e.hint : undefined) ?? `Check the image: npm run images -- build ${t.image}`);
+  return new CliError(`${t.label}: the boot ${timedOut ? 'timed out' : 'failed'}: ${e instanceof Error ? e.message : String(e)}`, hint, {
     cause: e,
+    code: timedOut ? 'timed-out' : 'failed',
     ...(tail ? { detail: `last serial output:\n${tail}` } : {}),
   });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new CliError(message, undefined, { code: 'timed-out' })), ms)));
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 

@@ -4,6 +4,7 @@
 import cliProgress from 'cli-progress';
 import { currentPhase, PHASES } from './measure.ts';
 import type { PhaseMark } from '../protocol.ts';
+import { formatMs } from '../../images/format.ts';
 
 interface Line {
   label: string;
@@ -13,8 +14,6 @@ interface Line {
   ended?: number;
   bar?: cliProgress.SingleBar;
 }
-
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 export class BootProgress {
   readonly #lines = new Map<string, Line>();
@@ -39,7 +38,7 @@ export class BootProgress {
     const old = this.#lines.get(label);
     const line: Line = { label, started: performance.now(), marks: [], ...(old?.bar ? { bar: old.bar } : {}) };
     this.#lines.set(label, line);
-    if (this.#bars) line.bar ??= this.#bars.create(PHASES.length, 0, { label: label.padEnd(width), phase: 'loading', elapsed: '0.0 s' });
+    if (this.#bars) line.bar ??= this.#bars.create(PHASES.length, 0, { label: label.padEnd(width), phase: 'loading', elapsed: formatMs(0) });
     else this.#stream.write(`${label}: booting${note ? ` (${note})` : ''}\n`);
     this.#redraw();
   }
@@ -49,7 +48,7 @@ export class BootProgress {
     if (!line) return;
     line.marks.push(mark);
     const next = currentPhase(line.marks);
-    if (!this.#bars && mark.phase !== 'load' && next !== 'ready') this.#stream.write(`${label}: ${mark.phase} done at ${secs(mark.at)} → ${next}\n`);
+    if (!this.#bars && mark.phase !== 'load' && next !== 'ready') this.#stream.write(`${label}: ${mark.phase} done at ${formatMs(mark.at)} → ${next}\n`);
     this.#redraw();
   }
 
@@ -69,7 +68,7 @@ export class BootProgress {
       if (!line.bar) continue;
       const phase = currentPhase(line.marks);
       const done = phase === 'ready' ? PHASES.length : phase === 'loading' ? 0 : PHASES.indexOf(phase);
-      line.bar.update(done, { label: line.label.padEnd(width), phase: (line.status ?? phase).padEnd(10), elapsed: secs((line.ended ?? performance.now()) - line.started) });
+      line.bar.update(done, { label: line.label.padEnd(width), phase: (line.status ?? phase).padEnd(10), elapsed: formatMs((line.ended ?? performance.now()) - line.started) });
     }
   }
 

@@ -4,6 +4,7 @@
 import type { BootRun, ImageFacts, Phase } from './measure.ts';
 import { PHASES } from './measure.ts';
 import { ratio, summarize, type Summary } from '../stats.ts';
+import { formatBytes, formatCount, formatInteger, formatMs, formatRatio, formatSummary } from '../../images/format.ts';
 
 /** One image's row of results: its facts, its boots, or why it failed. */
 export interface ImageResult {
@@ -40,56 +41,6 @@ export function summarizeImage(r: ImageResult): BootSummary {
   };
 }
 
-// ---- number formats ----
-
-/** 830 → "830 ms", 12345 → "12.3 s", 125000 → "2 min 5 s". */
-export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  const s = Math.round(ms / 1000);
-  return `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
-const BYTE_UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
-
-/** Decimal units (1 MB = 10⁶ bytes), as the benchmark targets are written: 1983415 → "1.98 MB". */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n)) return '—';
-  let i = 0;
-  let v = Math.abs(n);
-  while (v >= 1000 && i < BYTE_UNITS.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  const digits = i === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
-  return `${n < 0 ? '-' : ''}${v.toFixed(digits)} ${BYTE_UNITS[i]}`;
-}
-
-/** 58_000_000 → "58.0 M" (guest instructions). */
-export function formatCount(n: number): string {
-  if (!Number.isFinite(n)) return '—';
-  const a = Math.abs(n);
-  if (a >= 1e9) return `${(n / 1e9).toFixed(2)} G`;
-  if (a >= 1e6) return `${(n / 1e6).toFixed(1)} M`;
-  if (a >= 1e4) return `${(n / 1e3).toFixed(1)} k`;
-  return String(Math.round(n));
-}
-
-/** 62.4 → "62×", 1.04 → "1.0×", 0.997 → "1.0×", 0.016 → "0.016×" (two significant digits below 1). */
-export function formatRatio(r: number): string {
-  if (!Number.isFinite(r)) return '—';
-  if (r >= 10) return `${Math.round(r)}×`;
-  if (r >= 1) return `${r.toFixed(1)}×`;
-  return `${r.toPrecision(2)}×`;
-}
-
-/** A summary as "median" or, over several runs, "median (min–max)". */
-export function formatSummary(s: Summary, fmt: (n: number) => string): string {
-  if (s.n <= 1 || s.min === s.max) return fmt(s.median);
-  return `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
-}
-
 // ---- the table ----
 
 export type Align = 'left' | 'right';
@@ -115,8 +66,8 @@ const METRICS: Metric[] = [
   { name: 'guest instructions', value: (s) => s.instructions, fmt: formatCount, measured: true },
   { name: 'download', value: (s) => s.facts.downloadBytes, fmt: formatBytes },
   { name: 'stored (raw artifacts)', value: (s) => s.facts.storedBytes, fmt: formatBytes },
-  { name: 'packages', value: (s) => s.facts.packages, fmt: String },
-  { name: 'files', value: (s) => s.facts.files, fmt: String },
+  { name: 'packages', value: (s) => s.facts.packages, fmt: formatInteger },
+  { name: 'files', value: (s) => s.facts.files, fmt: formatInteger },
 ];
 
 /** The ratio of each image's median to the first image's, per metric (NaN where either is missing). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatMs, formatRatio } from './table.ts';
+import { formatBytes, formatMs, formatRatio } from '../../images/format.ts';
 import { atLeast, atMost, formatCheck } from './targets.ts';
 
 describe('targets', () => {

@@ -1,5 +1,7 @@
 // The benchmark's targets (issue 6): checked and reported with how far off they are, never asserted.
 
+import { formatRatio } from '../../images/format.ts';
+
 export interface TargetCheck {
   /** What is measured, e.g. `shell cold boot to its prompt`. */
   name: string;
@@ -18,7 +20,7 @@ export function atMost(name: string, value: number, limit: number, fmt: (n: numb
   const goal = `≤ ${fmt(limit)}`;
   if (!Number.isFinite(value)) return { name, goal, measured: '—', by: 'not measured' };
   const met = value <= limit;
-  const by = met ? `${fmt(limit - value)} to spare` : `missed by ${fmt(value - limit)} (${(value / limit).toFixed(1)}× the limit)`;
+  const by = met ? `${fmt(limit - value)} to spare` : `missed by ${fmt(value - limit)} (${formatRatio(value / limit)} the limit)`;
   return { name, goal, measured: fmt(value), met, by };
 }
 

@@ -1,7 +1,7 @@
 // The images this app serves: /images/index.json (written by the Vite plugin) and each manifest.
 
 import { type Manifest, validateManifest } from '../../../images/manifest.ts';
-import { ExpectedError } from './user-error.ts';
+import { ExpectedError, fetchOrFail } from './user-error.ts';
 
 export interface ServedImage {
   manifest: Manifest;
@@ -26,7 +26,7 @@ export function imagesBase(): URL {
 }
 
 async function getJson(url: URL | string, signal?: AbortSignal): Promise<unknown> {
-  const res = await fetch(url, { signal, cache: 'no-cache' });
+  const res = await fetchOrFail(url, { signal, cache: 'no-cache' });
   if (!res.ok) throw new ExpectedError(`${url} answered ${res.status} ${res.statusText}.`);
   return res.json();
 }

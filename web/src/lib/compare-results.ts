@@ -2,7 +2,7 @@
 // guest instructions, with sizes and counts from the manifest, and the ratios between images.
 
 import { downloadSize, type Manifest, rawSize } from '../../../images/manifest.ts';
-import type { SegmentName } from './phases.ts';
+import { PHASES, type Phase } from '../../../worker/phases.ts';
 import { ratio, type Summary, summarize } from '../../../worker/stats.ts';
 
 export interface RunResult {
@@ -10,7 +10,7 @@ export interface RunResult {
   ms: number;
   instructions: number;
   /** Milliseconds per phase. */
-  phases: Partial<Record<SegmentName, number>>;
+  phases: Partial<Record<Phase, number>>;
 }
 
 export interface ResultRow {
@@ -19,7 +19,7 @@ export interface ResultRow {
   runs: number;
   time: Summary;
   instructions: Summary;
-  phases: { phase: SegmentName; ms: number }[];
+  phases: { phase: Phase; ms: number }[];
   download: number;
   unpacked: number;
   packages: number;
@@ -27,8 +27,6 @@ export interface ResultRow {
 }
 
 export type Metric = 'time' | 'instructions' | 'download' | 'unpacked' | 'packages' | 'files';
-
-const PHASES: SegmentName[] = ['firmware', 'kernel', 'userspace', 'app'];
 
 export function resultRow(manifest: Manifest, runs: readonly RunResult[]): ResultRow {
   return {

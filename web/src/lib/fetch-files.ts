@@ -3,8 +3,8 @@
 
 import type { Manifest } from '../../../images/manifest.ts';
 import { type StoredFile, verifyStoredFile } from '../../../worker/artifacts.ts';
-import { missingFiles, putArtifact, putManifest, requestPersistence, usage } from '../../../worker/image-store.ts';
-import { ExpectedError } from './user-error.ts';
+import { imageStore, requestPersistence, usage } from '../../../worker/image-store.ts';
+import { ExpectedError, fetchOrFail } from './user-error.ts';
 
 export interface StoreProgress {
   filesDone: number;
@@ -20,13 +20,7 @@ export interface StoreProgress {
 const PARALLEL = 4;
 
 async function download(url: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<Uint8Array> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal });
-  } catch (e) {
-    if (signal?.aborted) throw e;
-    throw new ExpectedError(`Could not download ${url}: the network request failed.`, 'Check that the app is still being served (npm start) and try again.', { cause: e });
-  }
+  const res = await fetchOrFail(url, { signal }, 'Check that the app is still being served (npm start) and try again.');
   if (!res.ok) {
     throw new ExpectedError(
       `Could not download ${url}: the server answered ${res.status} ${res.statusText}.`,
@@ -64,14 +58,25 @@ async function download(url: string, signal: AbortSignal | undefined, onBytes: (
 
 /**
  * Stores an image in this browser: fetches the files it lacks (relative to `manifestUrl`), verifies
- * each, writes them, and then the manifest (so a stored manifest always means a complete image).
+ * each, writes them, and then the manifest, in the transaction that checks they are all there (so a
+ * stored manifest always means a complete image). A failed or killed store leaves no manifest, and
+ * its files are collected as orphans.
  */
 export async function storeImage(manifest: Manifest, manifestUrl: string, onProgress: (p: StoreProgress) => void, signal?: AbortSignal): Promise<void> {
   // Ask once per store; browsers grant it to sites the user engages with, or prompt.
   if (!(await usage()).persisted) await requestPersistence().catch(() => false);
-  const todo = await missingFiles(manifest);
-  await storeFiles(todo, manifestUrl, estimateBytes(manifest, todo), onProgress, signal);
-  await putManifest(manifest);
+  await imageStore.writing(async () => {
+    // A second round only when files went missing meanwhile: another tab deleted an image sharing them.
+    for (let round = 1; ; round++) {
+      const todo = await imageStore.missingFiles(manifest);
+      await storeFiles(todo, manifestUrl, estimateBytes(manifest, todo), onProgress, signal);
+      const missing = await imageStore.completeImage(manifest);
+      if (missing.length === 0) return;
+      if (round === 2) {
+        throw new ExpectedError(`${manifest.name} was not stored: ${missing.length} of its files were deleted from the store while it was being stored.`, 'Store it again.');
+      }
+    }
+  });
 }
 
 /**
@@ -127,7 +132,7 @@ export async function storeFiles(
     }
     any.throwIfAborted();
     onProgress({ ...p, stage: 'write' });
-    await putArtifact(f.sha256, bytes);
+    await imageStore.putArtifact(f.sha256, bytes);
     p.filesDone++;
     onProgress({ ...p });
   };

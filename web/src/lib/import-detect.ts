@@ -1,6 +1,7 @@
 // Tells what a user's file is from its magic bytes: an ISO, a raw disk, a Linux kernel or an initrd.
 // Pure: reads only the first bytes of a file (see HEADER_BYTES), so a 4 GB ISO is never read whole.
 
+import { HintedError } from '../../../images/hinted-error.ts';
 import type { ArtifactRole } from '../../../images/manifest.ts';
 
 export type ImportKind = 'iso' | 'disk' | 'kernel' | 'initrd';
@@ -13,12 +14,11 @@ export interface Detected {
   description: string;
 }
 
-export class ImportError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
+/** A file or URL that cannot become an image (empty, an archive, unreachable...), with what to do. */
+export class ImportError extends HintedError<'bad-import'> {
+  declare readonly hint: string;
+  constructor(message: string, hint: string, options: { cause?: unknown } = {}) {
+    super('bad-import', message, { ...options, hint });
   }
 }
 

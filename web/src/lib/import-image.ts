@@ -2,11 +2,12 @@
 // magic bytes, hashes them (disks in chunks, so a big ISO is never read whole), stores them in the
 // browser's image store by sha256, and writes an `imported` manifest that boots like any other image.
 
-import { type Artifact, chunkedDigestText, type Manifest, MANIFEST_SCHEMA, validateManifest } from '../../../images/manifest.ts';
+import { type Artifact, artifactFileName, chunkedDigestText, IMAGE_NAME, type Manifest, MANIFEST_SCHEMA, validateManifest } from '../../../images/manifest.ts';
 import { storedFiles } from '../../../worker/artifacts.ts';
-import { missingFiles, putArtifact, putManifest } from '../../../worker/image-store.ts';
+import { imageStore } from '../../../worker/image-store.ts';
 import { storeFiles } from './fetch-files.ts';
 import { sha256Hex } from './image-digest.ts';
+import { fetchOrFail } from './user-error.ts';
 import { checkCombination, type Detected, detectImportType, HEADER_BYTES, ImportError } from './import-detect.ts';
 
 export interface ImportFile {
@@ -79,9 +80,9 @@ async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal
   if (whole) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const sha256 = await sha256Hex(bytes);
-    await putArtifact(sha256, bytes);
+    await imageStore.putArtifact(sha256, bytes);
     progress(file.size);
-    return { role: detected.role, file: file.name, sha256, size: file.size, compressedSize: file.size, compression: 'none' };
+    return { role: detected.role, file: artifactFileName(file.name), sha256, size: file.size, compressedSize: file.size, compression: 'none' };
   }
   const chunks: string[] = [];
   const seen = new Set<string>();
@@ -94,7 +95,7 @@ async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal
     // Identical chunks (runs of zeros, typically) are stored once.
     if (!seen.has(sha)) {
       seen.add(sha);
-      await putArtifact(sha, bytes);
+      await imageStore.putArtifact(sha, bytes);
       stored += bytes.length;
     }
     progress(bytes.length);
@@ -105,8 +106,8 @@ async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal
 
 /**
  * Stores the files and firmware and writes the manifest. Nothing is written before every file was
- * recognised (detectFiles), and the manifest is written last: a failed import leaves the library as it was
- * (its artifacts may stay stored, unreferenced, until the next delete).
+ * recognised (detectFiles), and the manifest is written last: a failed import leaves the library as it
+ * was, and the files it stored are collected as orphans.
  */
 export async function importImage(
   files: readonly ImportFile[],
@@ -116,67 +117,62 @@ export async function importImage(
   signal?: AbortSignal,
 ): Promise<Manifest> {
   checkCombination(files.map((f) => f.detected.kind));
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(settings.name)) {
-    throw new ImportError(`"${settings.name}" is not a usable image name.`, 'Use lower-case letters, digits, dots, dashes and underscores.');
+  if (!IMAGE_NAME.test(settings.name)) {
+    throw new ImportError(`"${settings.name}" is not a usable image name.`, 'Use up to 64 lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit.');
   }
-  const fw = firmware.manifest.artifacts.filter((a) => a.role === 'bios' || a.role === 'vgabios');
-  const fwOnly: Manifest = { ...firmware.manifest, artifacts: fw };
-  const missingFw = await missingFiles(fwOnly);
-  if (missingFw.length) {
-    if (!firmware.manifestUrl) throw new ImportError('No firmware (SeaBIOS) is stored in this browser.', 'Store any image from the library first: imports borrow its firmware.');
-    onProgress({ done: 0, total: 1, what: 'Fetching firmware (SeaBIOS)…' });
-    await storeFiles(missingFw, firmware.manifestUrl, fw.reduce((n, a) => n + a.compressedSize, 0), () => undefined, signal);
-  }
+  return imageStore.writing(async () => {
+    const fw = firmware.manifest.artifacts.filter((a) => a.role === 'bios' || a.role === 'vgabios');
+    const fwOnly: Manifest = { ...firmware.manifest, artifacts: fw };
+    const missingFw = await imageStore.missingFiles(fwOnly);
+    if (missingFw.length) {
+      if (!firmware.manifestUrl) throw new ImportError('No firmware (SeaBIOS) is stored in this browser.', 'Store any image from the library first: imports borrow its firmware.');
+      onProgress({ done: 0, total: 1, what: 'Fetching firmware (SeaBIOS)…' });
+      await storeFiles(missingFw, firmware.manifestUrl, fw.reduce((n, a) => n + a.compressedSize, 0), () => undefined, signal);
+    }
 
-  const total = files.reduce((n, f) => n + f.file.size, 0);
-  let done = 0;
-  const artifacts: Artifact[] = [...fw.map((a) => ({ ...a }))];
-  for (const f of files) {
-    const what = `Hashing and storing ${f.file.name}`;
-    onProgress({ done, total, what });
-    artifacts.push(
-      await hashAndStore(
-        f,
-        (n) => {
-          done += n;
-          onProgress({ done, total, what });
-        },
-        signal,
-      ),
-    );
-  }
-  const kinds = files.map((f) => f.detected.description).join(' + ');
-  const manifest = validateManifest({
-    schema: MANIFEST_SCHEMA,
-    name: settings.name,
-    title: files.map((f) => f.file.name).join(' + '),
-    description: `Imported: ${kinds}`,
-    kind: 'imported',
-    artifacts,
-    ...(files.some((f) => f.detected.kind === 'kernel') && settings.cmdline ? { cmdline: settings.cmdline } : {}),
-    memoryMB: settings.memoryMB,
-    readyMarker: settings.readyMarker,
-    smoke: [],
-    packages: [],
-    fileCount: 0,
-    rootfsSize: 0,
-  } satisfies Manifest);
-  // Every file the manifest names must now be stored.
-  const stillMissing = await missingFiles(manifest);
-  if (stillMissing.length) throw new ImportError(`${stillMissing.length} of ${storedFiles(manifest).length} files did not reach the store.`, 'Try again; if the browser is low on space, free some first.');
-  await putManifest(manifest);
-  return manifest;
+    const total = files.reduce((n, f) => n + f.file.size, 0);
+    let done = 0;
+    const artifacts: Artifact[] = [...fw.map((a) => ({ ...a }))];
+    for (const f of files) {
+      const what = `Hashing and storing ${f.file.name}`;
+      onProgress({ done, total, what });
+      artifacts.push(
+        await hashAndStore(
+          f,
+          (n) => {
+            done += n;
+            onProgress({ done, total, what });
+          },
+          signal,
+        ),
+      );
+    }
+    const kinds = files.map((f) => f.detected.description).join(' + ');
+    const manifest = validateManifest({
+      schema: MANIFEST_SCHEMA,
+      name: settings.name,
+      title: files.map((f) => f.file.name).join(' + '),
+      description: `Imported: ${kinds}`,
+      kind: 'imported',
+      artifacts,
+      ...(files.some((f) => f.detected.kind === 'kernel') && settings.cmdline ? { cmdline: settings.cmdline } : {}),
+      memoryMB: settings.memoryMB,
+      readyMarker: settings.readyMarker,
+      smoke: [],
+      packages: [],
+      fileCount: 0,
+      rootfsSize: 0,
+    } satisfies Manifest);
+    // Recorded only if every file the manifest names is stored (checked in the same transaction).
+    const stillMissing = await imageStore.completeImage(manifest);
+    if (stillMissing.length) throw new ImportError(`${stillMissing.length} of ${storedFiles(manifest).length} files did not reach the store.`, 'Try again; if the browser is low on space, free some first.');
+    return manifest;
+  });
 }
 
 /** Downloads a file from a URL as a File, for importing. */
 export async function fetchAsFile(url: string, onProgress: (done: number, total: number) => void, signal?: AbortSignal): Promise<File> {
-  let res: Response;
-  try {
-    res = await fetch(url, { signal });
-  } catch (e) {
-    if (signal?.aborted) throw e;
-    throw new ImportError(`Could not download ${url}.`, 'The server must be reachable and allow cross-origin requests (CORS); otherwise download the file and drop it here.');
-  }
+  const res = await fetchOrFail(url, { signal }, 'The server must be reachable and allow cross-origin requests (CORS); otherwise download the file and drop it here.');
   if (!res.ok) throw new ImportError(`Downloading ${url} failed: ${res.status} ${res.statusText}.`, 'Check the address.');
   const total = Number(res.headers.get('Content-Length') ?? 0);
   const parts: Uint8Array[] = [];

@@ -3,6 +3,7 @@
 // read from the server when it is reachable.
 
 import type { Manifest } from '../../../images/manifest.ts';
+import { ExpectedError, fetchOrFail } from './user-error.ts';
 
 export interface FileEntry {
   path: string;
@@ -29,8 +30,8 @@ const cache = new Map<string, Promise<unknown>>();
 function fetchOnce<T>(url: string, parse: (res: Response) => Promise<T>): Promise<T> {
   let p = cache.get(url) as Promise<T> | undefined;
   if (!p) {
-    p = fetch(url).then((res) => {
-      if (!res.ok) throw new Error(`${url}: ${res.status} ${res.statusText}`);
+    p = fetchOrFail(url).then((res) => {
+      if (!res.ok) throw new ExpectedError(`${url} answered ${res.status} ${res.statusText}.`, 'The server no longer has this image\'s files: reload the library.');
       return parse(res);
     });
     p.catch(() => cache.delete(url));
@@ -53,4 +54,24 @@ export async function fetchKernelConfig(m: Manifest, manifestUrl: string): Promi
   // Older manifests carried the config text itself.
   if (path.includes('\n')) return path;
   return fetchOnce(new URL(path, manifestUrl).href, (r) => r.text());
+}
+
+/** What the Inspect view reads beside a manifest, or why it could not. */
+export interface InspectExtras {
+  files?: FileList;
+  config?: string;
+  /** Why the extras could not be read (offline, or an image not served here). */
+  unavailable?: string;
+}
+
+/** An image's file list and kernel config; what could not be read is said in `unavailable`. */
+export async function fetchInspectExtras(image: { name: string; manifest: Manifest; manifestUrl?: string } | undefined): Promise<InspectExtras> {
+  if (!image) return {};
+  if (!image.manifestUrl) return { unavailable: `${image.name} is not served by this app, so its file list and kernel config are not available.` };
+  const [files, config] = await Promise.allSettled([fetchFileList(image.manifest, image.manifestUrl), fetchKernelConfig(image.manifest, image.manifestUrl)]);
+  const out: InspectExtras = {};
+  if (files.status === 'fulfilled' && files.value) out.files = files.value;
+  if (config.status === 'fulfilled' && config.value) out.config = config.value;
+  if (files.status === 'rejected' || config.status === 'rejected') out.unavailable = 'Some details could not be read from the server (offline?).';
+  return out;
 }

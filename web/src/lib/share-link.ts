@@ -1,43 +1,80 @@
 // Share links: the images (pinned by digest), machine settings and a demo script, compressed into the
 // URL fragment (`#/s/<data>`), so nothing is sent to a server. Decoding validates everything it reads.
 
-import { isSha256, type ScriptStep } from '../../../images/manifest.ts';
+import * as v from 'valibot';
+import { describeIssues, IMAGE_NAME, isSha256, MAX_MEMORY_MB, MIN_MEMORY_MB, ScriptSchema, type ScriptStep } from '../../../images/manifest.ts';
+import { HintedError } from '../../../images/hinted-error.ts';
 import { fromBase64Url, toBase64Url } from './base64url.ts';
 
 export const SHARE_VERSION = 1;
-
-export interface SharedImage {
-  name: string;
-  /** imageDigest() of the manifest the link was made with. */
-  digest: string;
-  /** Manifest URL for an image this app does not serve (http or https). */
-  url?: string;
-}
-
-export interface Share {
-  images: SharedImage[];
-  script: ScriptStep[];
-  /** Guest memory override in MiB. */
-  memoryMB?: number;
-}
-
-export class ShareLinkError extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-  }
-}
 
 // Limits keep a hostile link from hanging the page; real links are a few hundred bytes.
 const MAX_ENCODED = 16_000;
 const MAX_JSON = 64 * 1024;
 const MAX_IMAGES = 4;
-const MAX_STEPS = 100;
-const MAX_TEXT = 2000;
+const MAX_URL = 2000;
 
-/** The wire form: short keys and tuples keep the link short. */
+const isHttpUrl = (s: string): boolean => {
+  if (s.length > MAX_URL) return false;
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+};
+
+export const SharedImageSchema = v.pipe(
+  v.object({
+    name: v.pipe(v.string('not an image name'), v.regex(IMAGE_NAME, 'not an image name')),
+    /** imageDigest() of the manifest the link was made with. */
+    digest: v.string('not a hash'),
+    /** Manifest URL for an image this app does not serve (http or https). */
+    url: v.optional(v.string('not an address')),
+  }),
+  // Checked on the entry so the message can name the image.
+  v.forward(v.check((im) => isSha256(im.digest), (issue) => `the hash of image ${issue.input.name} is not a sha256`), ['digest']),
+  v.forward(v.check((im) => im.url === undefined || isHttpUrl(im.url), (issue) => `the address of image ${issue.input.name} is not an http(s) URL`), ['url']),
+);
+export type SharedImage = v.InferOutput<typeof SharedImageSchema>;
+
+export const ShareSchema = v.object({
+  images: v.pipe(v.array(SharedImageSchema), v.minLength(1, 'it names no image'), v.maxLength(MAX_IMAGES, `it names more than ${MAX_IMAGES} images`)),
+  script: ScriptSchema,
+  /** Guest memory override in MiB. */
+  memoryMB: v.optional(
+    v.pipe(
+      v.number('the memory size is not a number'),
+      v.integer(`the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
+      v.minValue(MIN_MEMORY_MB, `the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
+      v.maxValue(MAX_MEMORY_MB, `the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
+    ),
+  ),
+});
+export type Share = v.InferOutput<typeof ShareSchema>;
+
+export class ShareLinkError extends HintedError<'bad-share-link'> {
+  declare readonly hint: string;
+  constructor(message: string, hint: string) {
+    super('bad-share-link', message, { hint });
+  }
+}
+
+/** The wire form: short keys and tuples keep the link short. Read into a `Share`, then checked as one. */
+const WireSchema = v.pipe(
+  v.object({
+    v: v.literal(SHARE_VERSION),
+    i: v.array(v.tuple([v.unknown(), v.unknown(), v.optional(v.unknown())], 'an image entry is malformed'), 'images missing'),
+    s: v.array(v.tuple([v.unknown(), v.unknown(), v.optional(v.unknown())], 'a script step is malformed'), 'script missing'),
+    m: v.optional(v.unknown()),
+  }),
+  v.transform((w) => ({
+    images: w.i.map(([name, digest, url]) => (url === undefined ? { name, digest } : { name, digest, url })),
+    script: w.s.map(([send, expect, timeout]) => (timeout === undefined ? { send, expect } : { send, expect, timeout })),
+    ...(w.m === undefined ? {} : { memoryMB: w.m }),
+  })),
+);
+
 interface Wire {
   v: number;
   i: [name: string, digest: string, url?: string][];
@@ -69,8 +106,8 @@ async function pipe(bytes: Uint8Array, transform: ReadableWritablePair<Uint8Arra
 }
 
 /** The fragment data for a share (what follows `#/s/`). */
-export async function encodeShare(share: Share): Promise<string> {
-  validate(share);
+export async function encodeShare(unchecked: Share): Promise<string> {
+  const share = validate(unchecked);
   const wire: Wire = {
     v: SHARE_VERSION,
     i: share.images.map((im) => (im.url ? [im.name, im.digest, im.url] : [im.name, im.digest])),
@@ -111,61 +148,22 @@ export async function decodeShare(data: string): Promise<Share> {
 }
 
 function fromWire(value: unknown): Share {
-  if (typeof value !== 'object' || value === null) throw damaged('no settings inside');
-  const w = value as Partial<Wire>;
-  if (typeof w.v === 'number' && w.v > SHARE_VERSION) {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw damaged('no settings inside');
+  const version = (value as { v?: unknown }).v;
+  if (typeof version === 'number' && version > SHARE_VERSION) {
     throw new ShareLinkError('This link was made by a newer version of Whittle.', 'Reload the page to get the latest version.');
   }
-  if (w.v !== SHARE_VERSION) throw damaged(`unknown format ${String(w.v)}`);
-  if (!Array.isArray(w.i) || !Array.isArray(w.s)) throw damaged('images or script missing');
-  const share: Share = {
-    images: w.i.map((t) => {
-      if (!Array.isArray(t)) throw damaged('an image entry is malformed');
-      const [name, digest, url] = t;
-      return url === undefined ? { name, digest } : { name, digest, url };
-    }),
-    script: w.s.map((t) => {
-      if (!Array.isArray(t)) throw damaged('a script step is malformed');
-      const [send, expect, timeout] = t;
-      return timeout === undefined ? { send, expect } : { send, expect, timeout };
-    }),
-  };
-  if (w.m !== undefined) share.memoryMB = w.m;
-  validate(share);
-  return share;
+  if (version !== SHARE_VERSION) throw damaged(`unknown format ${String(version)}`);
+  const wire = v.safeParse(WireSchema, value);
+  if (!wire.success) throw damaged(describeIssues(wire.issues));
+  return validate(wire.output);
 }
 
-function validate(share: Share): void {
-  const bad = (what: string): never => {
-    throw new ShareLinkError(`This share link is not valid: ${what}.`, 'Ask whoever sent it for a new link.');
-  };
-  if (share.images.length === 0) bad('it names no image');
-  if (share.images.length > MAX_IMAGES) bad(`it names more than ${MAX_IMAGES} images`);
-  for (const im of share.images) {
-    if (typeof im.name !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(im.name)) bad('an image name');
-    if (!isSha256(im.digest)) bad(`the hash of image ${im.name}`);
-    if (im.url !== undefined) {
-      let ok = false;
-      try {
-        const u = new URL(im.url);
-        ok = (u.protocol === 'https:' || u.protocol === 'http:') && im.url.length <= MAX_TEXT;
-      } catch {
-        ok = false;
-      }
-      if (!ok) bad(`the address of image ${im.name}`);
-    }
-  }
-  if (share.script.length > MAX_STEPS) bad(`its script has more than ${MAX_STEPS} steps`);
-  for (const [n, st] of share.script.entries()) {
-    if (typeof st.send !== 'string' || typeof st.expect !== 'string') bad(`script step ${n + 1}`);
-    if (st.send.length > MAX_TEXT || st.expect.length > MAX_TEXT) bad(`script step ${n + 1} is too long`);
-    if (st.timeout !== undefined && !(typeof st.timeout === 'number' && st.timeout > 0 && st.timeout <= 600)) {
-      bad(`the timeout of script step ${n + 1}`);
-    }
-  }
-  if (share.memoryMB !== undefined && !(Number.isInteger(share.memoryMB) && share.memoryMB >= 16 && share.memoryMB <= 2048)) {
-    bad('the memory size');
-  }
+/** The share, checked; throws a ShareLinkError naming the first bad field. */
+function validate(share: unknown): Share {
+  const r = v.safeParse(ShareSchema, share);
+  if (!r.success) throw new ShareLinkError(`This share link is not valid: ${describeIssues(r.issues)}.`, 'Ask whoever sent it for a new link.');
+  return r.output;
 }
 
 /** Parses the demo script editor's text: `> line to type` lines, each followed by the text to wait for. */

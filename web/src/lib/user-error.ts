@@ -1,9 +1,9 @@
 // The two kinds of error the page shows: expected ones (with what to do) and unexpected ones (short,
-// details in the console). AbortError means the user cancelled: nothing to show.
+// details in the console). AbortError means the user cancelled: nothing to show. Every error the
+// project throws is a HintedError (images/hinted-error.ts), recognised here by class, never by text.
 
+import { HintedError } from '../../../images/hinted-error.ts';
 import { ManifestError } from '../../../images/manifest.ts';
-import { ImportError } from './import-detect.ts';
-import { ShareLinkError } from './share-link.ts';
 
 export interface UserError {
   message: string;
@@ -13,14 +13,13 @@ export interface UserError {
   unexpected?: boolean;
 }
 
+/** `download-failed`: a request did not reach the server (offline, server gone, CORS). */
+export type ExpectedErrorCode = 'expected' | 'download-failed';
+
 /** An expected error with a message a user can act on. */
-export class ExpectedError extends Error {
-  constructor(
-    message: string,
-    readonly hint?: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
+export class ExpectedError extends HintedError<ExpectedErrorCode> {
+  constructor(message: string, hint?: string, options?: ErrorOptions & { code?: ExpectedErrorCode }) {
+    super(options?.code ?? 'expected', message, { ...(hint === undefined ? {} : { hint }), ...(options?.cause === undefined ? {} : { cause: options.cause }) });
   }
 }
 
@@ -28,32 +27,36 @@ export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
 
-/** worker/errors.ts's MachineFailure, recognised by shape (the page imports no value from that module). */
-function isMachineFailure(e: unknown): e is Error & { code: string; hint?: string } {
-  return e instanceof Error && e.name !== 'Error' && typeof (e as { code?: unknown }).code === 'string' && 'hint' in e;
+const OFFLINE_HINT = 'Check your connection and that the app is still being served, then try again. Stored images work offline.';
+
+/**
+ * `fetch`, with a request that never reached a server (fetch rejects with a TypeError whose text
+ * differs by browser: "Failed to fetch", "NetworkError when…", "Load failed") turned into an
+ * ExpectedError with code `download-failed`. A cancellation stays an AbortError.
+ */
+export async function fetchOrFail(url: URL | string, init: RequestInit = {}, hint = OFFLINE_HINT): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    if (init.signal?.aborted || isAbort(e)) throw e;
+    throw new ExpectedError(`Could not download ${String(url)}: the network request failed.`, hint, { cause: e, code: 'download-failed' });
+  }
 }
 
 /** Turns anything thrown into what the page shows; null for a cancellation. `doing` names the action. */
 export function toUserError(e: unknown, doing: string): UserError | null {
   if (isAbort(e)) return null;
-  if (e instanceof ExpectedError || e instanceof ShareLinkError || e instanceof ImportError) {
-    return { message: e.message, hint: e.hint };
-  }
-  // The worker's own failures (hash mismatch, missing artifact, storage): already written for users.
-  if (isMachineFailure(e)) return { message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
-  if (e instanceof ManifestError) {
+  // A manifest check names the first problem but not what the user was doing, nor (for a served
+  // image) what to do.
+  if (e instanceof ManifestError && !e.hint) {
     return { message: `${doing}: ${e.message}.`, hint: 'The image was built by another version of Whittle: rebuild it with `npm run images`.' };
   }
+  // Ours, from any layer (a bad link, a hash mismatch, a full store): already written for users.
+  if (e instanceof HintedError) return { message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
   if (e instanceof DOMException && e.name === 'QuotaExceededError') {
     return {
       message: `${doing}: this browser's storage for the site is full.`,
       hint: 'Delete images you no longer need from the library, or allow the site more storage in the browser settings.',
-    };
-  }
-  if (e instanceof TypeError && /fetch|network/i.test(e.message)) {
-    return {
-      message: `${doing}: the download failed (${e.message}).`,
-      hint: 'Check your connection and that the app is still being served, then try again. Stored images work offline.',
     };
   }
   console.error(`${doing}:`, e);

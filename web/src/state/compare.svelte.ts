@@ -3,7 +3,7 @@
 
 import type { Manifest } from '../../../images/manifest.ts';
 import { type ResultRow, resultRow, type RunResult } from '../lib/compare-results.ts';
-import { phaseSegments } from '../lib/phases.ts';
+import { phaseSegments } from '../../../worker/phases.ts';
 import { isAbort, toUserError, type UserError } from '../lib/user-error.ts';
 import type { ImageEntry, Library } from './library.svelte.ts';
 import { registerActivity, takeOver } from './activity.ts';

@@ -3,7 +3,7 @@
 
 import type { Manifest } from '../../../images/manifest.ts';
 import { storedFiles } from '../../../worker/artifacts.ts';
-import { deleteImage, listImages, missingFiles, type StorageUsage, usage } from '../../../worker/image-store.ts';
+import { imageStore, type StorageUsage, usage } from '../../../worker/image-store.ts';
 import { fetchCatalog } from '../lib/catalog.ts';
 import { type StoreProgress, storeImage } from '../lib/fetch-files.ts';
 import { imageDigest } from '../lib/image-digest.ts';
@@ -67,14 +67,20 @@ export class Library {
   error = $state<UserError | null>(null);
   #loading: Promise<void> | undefined;
 
-  /** Loads once; later calls wait for the same load. `reload()` reads everything again. */
+  /**
+   * Loads once; later calls wait for the same load. `reload()` reads everything again. The first load
+   * also collects what a store killed with its tab left behind (artifacts no manifest names).
+   */
   load(): Promise<void> {
-    this.#loading ??= this.reload();
+    this.#loading ??= imageStore
+      .collectOrphans()
+      .catch((e: unknown) => console.warn('image store: collecting orphans failed:', e))
+      .then(() => this.reload());
     return this.#loading;
   }
 
   async reload(): Promise<void> {
-    const [served, stored] = await Promise.allSettled([fetchCatalog(), listImages()]);
+    const [served, stored] = await Promise.allSettled([fetchCatalog(), imageStore.listImages()]);
     const entries = new Map<string, ImageEntry>();
     if (served.status === 'fulfilled') {
       this.catalogError = null;
@@ -123,7 +129,7 @@ export class Library {
       return;
     }
     try {
-      const missing = (await missingFiles(e.manifest)).length;
+      const missing = (await imageStore.missingFiles(e.manifest)).length;
       e.stored = missing === 0 ? 'yes' : missing < storedFiles(e.manifest).length ? 'partial' : 'no';
     } catch (err) {
       e.error = toUserError(err, `Checking whether ${e.name} is stored`);
@@ -164,7 +170,7 @@ export class Library {
   async remove(e: ImageEntry): Promise<void> {
     e.error = null;
     try {
-      await deleteImage(e.name);
+      await imageStore.deleteImage(e.name);
       if (!e.manifestUrl) this.entries = this.entries.filter((x) => x !== e);
       e.storedManifest = undefined;
       e.stored = 'no';
@@ -177,7 +183,7 @@ export class Library {
   /** Adds an image served elsewhere (a share link's manifest URL), so it can be stored and booted. */
   async addRemote(m: Manifest, manifestUrl: string): Promise<ImageEntry> {
     const e = new ImageEntry(m, manifestUrl);
-    e.storedManifest = (await listImages().catch(() => [])).find((x) => x.name === m.name);
+    e.storedManifest = (await imageStore.listImages().catch(() => [])).find((x) => x.name === m.name);
     await this.#refresh(e);
     this.entries = [...this.entries.filter((x) => x.name !== m.name), e].sort(byKindThenName);
     return e;

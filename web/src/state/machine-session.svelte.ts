@@ -3,9 +3,10 @@
 
 import type { Manifest, ScriptStep } from '../../../images/manifest.ts';
 import { MachineBridge, MachineRequestError, type RequestCommand } from '../../../worker/bridge.ts';
-import { listStates, type SavedStateMeta } from '../../../worker/image-store.ts';
+import { imageStore, type SavedStateMeta } from '../../../worker/image-store.ts';
+import { phaseSegments, type Segment } from '../../../worker/phases.ts';
 import type { ArtifactSource, BootOptions, KeyPress, MachineError, MachineEvents, MachineStats, PhaseMark, ScreenMode } from '../../../worker/protocol.ts';
-import { phaseSegments, type Segment } from '../lib/phases.ts';
+import { SerialText } from '../../../worker/serial-text.ts';
 import type { SerialPort } from '../lib/serial-addon.ts';
 import { ExpectedError, type UserError } from '../lib/user-error.ts';
 
@@ -24,7 +25,7 @@ export interface BootRequest {
 
 /** Serial bytes kept for terminals that attach late. */
 const BACKLOG_BYTES = 2 << 20;
-/** Decoded serial text kept for waiting on expected output and for the boot log. */
+/** Decoded serial text kept for the boot log. */
 const TEXT_KEEP = 1 << 20;
 
 /** Errors that mean a bug or a crash (short message, details in the console) rather than a bad image. */
@@ -52,10 +53,7 @@ export class MachineSession implements SerialPort {
   #listeners = new Set<(bytes: Uint8Array) => void>();
   #backlog: Uint8Array[] = [];
   #backlogBytes = 0;
-  #decoder = new TextDecoder();
-  #text = '';
-  #textBase = 0;
-  #waiters = new Set<() => void>();
+  readonly #text = new SerialText(TEXT_KEEP);
   #readyWaiters = new Set<(mark: PhaseMark | Error) => void>();
   #startedAt = 0;
   #pausedAt = 0;
@@ -74,9 +72,9 @@ export class MachineSession implements SerialPort {
     return this.phases.find((p) => p.phase === 'ready');
   }
 
-  /** The serial console as text (its recent part). Not reactive: read it when `ready` or a waiter fires. */
+  /** The serial console as text (its recent part). Not reactive: read it when `ready` fires. */
   get text(): string {
-    return this.#text;
+    return this.#text.text;
   }
 
   // ---- serial port (for the terminal) ----
@@ -89,11 +87,6 @@ export class MachineSession implements SerialPort {
 
   sendSerial(bytes: Uint8Array): void {
     if (this.status === 'running') this.#send({ type: 'serial-in', bytes });
-  }
-
-  /** Types a line on the serial console (with Enter). */
-  typeLine(line: string): void {
-    this.sendSerial(new TextEncoder().encode(`${line}\r`));
   }
 
   keys(keys: KeyPress[]): void {
@@ -138,8 +131,9 @@ export class MachineSession implements SerialPort {
     try {
       await bridge.request({ type: 'boot', options });
     } catch (e) {
-      // Replaced by another boot or stopped: not a failure of this one.
-      if (this.#bridge === bridge && bridge.alive) this.status = 'failed';
+      // Replaced by another boot or stopped (also while loading: the worker answers not-running): not a failure of this one.
+      const stopped = e instanceof MachineRequestError && e.error.code === 'not-running';
+      if (this.#bridge === bridge && bridge.alive && !stopped) this.status = 'failed';
       throw this.#asError(e);
     }
   }
@@ -169,8 +163,7 @@ export class MachineSession implements SerialPort {
     if (!this.#bridge) return;
     this.busy = 'Saving state…';
     try {
-      const saved = await this.#bridge.request({ type: 'save-state', target: 'store', prepare: true, ...(label ? { label } : {}) });
-      this.lastSave = (saved as MachineEvents['state-saved'] | undefined) ?? null;
+      this.lastSave = await this.#bridge.request({ type: 'save-state', target: 'store', prepare: true, ...(label ? { label } : {}) });
       await this.refreshStates();
     } catch (e) {
       console.warn('save-state failed', e); // the error event shows it
@@ -188,52 +181,16 @@ export class MachineSession implements SerialPort {
 
   async refreshStates(): Promise<void> {
     const name = this.request?.manifest.name;
-    if (name) this.savedStates = await listStates(name).catch(() => []);
-  }
-
-  /** Runs a script in the worker: each line typed once the previous line's expected text appeared. */
-  async runScript(steps: ScriptStep[]): Promise<MachineEvents['script-done']> {
-    if (!this.#bridge) throw new ExpectedError('The machine is not running.', 'Boot it first.');
-    return (await this.#bridge.request({ type: 'run-script', steps })) as MachineEvents['script-done'];
+    if (name) this.savedStates = await imageStore.listStates(name).catch(() => []);
   }
 
   /**
-   * Waits until `text` appears in the serial output after the absolute offset `from` (see `mark()`);
-   * with `afterEcho`, only after the end of the line that was being typed at `from`.
+   * Runs a script with the machine's own runner (worker/script-runner.ts: each line typed once the
+   * previous answer and the prompt appeared); `onStep` sees each step typed, answered or failed.
    */
-  waitFor(text: string, from: number, timeoutMs: number, options: { afterEcho?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    const { afterEcho = false, signal } = options;
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        let start = Math.max(0, from - this.#textBase);
-        // A typed line comes back as its echo first: only what follows that line counts.
-        if (afterEcho) {
-          const nl = this.#text.indexOf('\n', start);
-          if (nl < 0) return false;
-          start = nl + 1;
-        }
-        if (this.#text.indexOf(text, start) < 0) return false;
-        finish();
-        resolve();
-        return true;
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new ExpectedError(`"${text}" did not appear within ${Math.round(timeoutMs / 1000)} s.`, 'The guest may be slower than expected: try again, or check the script.'));
-      }, timeoutMs);
-      const abort = () => {
-        finish();
-        reject(signal?.reason);
-      };
-      const finish = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-        signal?.removeEventListener('abort', abort);
-      };
-      if (check()) return;
-      this.#waiters.add(check);
-      signal?.addEventListener('abort', abort);
-    });
+  async runScript(steps: ScriptStep[], opts: { onStep?: (s: MachineEvents['script-step']) => void; signal?: AbortSignal } = {}): Promise<MachineEvents['script-done']> {
+    if (!this.#bridge) throw new ExpectedError('The machine is not running.', 'Boot it first.');
+    return this.#bridge.request({ type: 'run-script', steps }, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onProgress: opts.onStep } : {}) });
   }
 
   /** Resolves with the `ready` mark (the app's prompt); rejects if the machine fails first or on timeout. */
@@ -259,11 +216,6 @@ export class MachineSession implements SerialPort {
       this.#readyWaiters.add(waiter);
       signal?.addEventListener('abort', abort);
     });
-  }
-
-  /** The absolute offset of the end of the serial text so far (for `waitFor`). */
-  mark(): number {
-    return this.#textBase + this.#text.length;
   }
 
   dispose(): void {
@@ -358,6 +310,9 @@ export class MachineSession implements SerialPort {
   }
 
   #error(e: MachineError): void {
+    // A command answered "not running" (a boot stopped while loading, a control on a stopped machine):
+    // the caller of that request deals with it; nothing went wrong to show.
+    if (e.code === 'not-running' && e.id !== undefined) return;
     const unexpected = UNEXPECTED.includes(e.code);
     if (e.detail || unexpected) console.error(`[${this.label}] ${e.code}: ${e.message}${e.detail ? `\n${e.detail}` : ''}`);
     this.error = { message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(unexpected ? { unexpected } : {}) };
@@ -379,22 +334,13 @@ export class MachineSession implements SerialPort {
     this.#backlogBytes += bytes.length;
     while (this.#backlogBytes > BACKLOG_BYTES && this.#backlog.length > 1) this.#backlogBytes -= this.#backlog.shift()!.length;
     for (const l of this.#listeners) l(bytes);
-    if (!fromGuest) return;
-    this.#text += this.#decoder.decode(bytes, { stream: true });
-    if (this.#text.length > TEXT_KEEP * 2) {
-      const cut = this.#text.length - TEXT_KEEP;
-      this.#text = this.#text.slice(cut);
-      this.#textBase += cut;
-    }
-    for (const w of [...this.#waiters]) w();
+    if (fromGuest) this.#text.push(bytes);
   }
 
   #clearConsole(): void {
     this.#backlog = [];
     this.#backlogBytes = 0;
-    this.#textBase += this.#text.length;
-    this.#text = '';
-    this.#decoder = new TextDecoder();
+    this.#text.clear();
     // Clear attached terminals too (ESC c: full reset).
     for (const l of this.#listeners) l(new TextEncoder().encode('\x1bc'));
   }

@@ -1,7 +1,9 @@
 // Opening a share link: decode and check it, find each pinned image (served or stored, by digest),
-// store what is missing (verified), boot, and replay the demo script step by step.
+// store what is missing (verified), boot, and replay the demo script step by step with the machine's
+// own runner (the `run-script` command: each line after the previous answer and the prompt).
 
-import type { Manifest, ScriptStep } from '../../../images/manifest.ts';
+import type { Manifest } from '../../../images/manifest.ts';
+import type { MachineEvents } from '../../../worker/protocol.ts';
 import { fetchManifest } from '../lib/catalog.ts';
 import { imageDigest } from '../lib/image-digest.ts';
 import { decodeShare, type Share, type SharedImage } from '../lib/share-link.ts';
@@ -10,7 +12,8 @@ import type { ImageEntry, Library } from './library.svelte.ts';
 import { MachineSession } from './machine-session.svelte.ts';
 import { registerActivity, takeOver } from './activity.ts';
 
-export type StepState = 'waiting' | 'typing' | 'ok' | 'failed';
+/** A step not typed yet, or as the machine's runner last reported it (`script-step`). */
+export type StepState = 'waiting' | MachineEvents['script-step']['state'];
 
 export class SharedLane {
   readonly session: MachineSession;
@@ -33,7 +36,6 @@ registerActivity('share', () => activeRun?.cancel());
 export type Stage = 'decoding' | 'finding' | 'storing' | 'booting' | 'replaying' | 'done' | 'failed';
 
 const READY_TIMEOUT_MS = 300_000;
-const DEFAULT_STEP_S = 10;
 
 export class SharedRun {
   stage = $state<Stage>('decoding');
@@ -114,7 +116,8 @@ export class SharedRun {
       await s.boot({ manifest: lane.manifest, source: { from: 'store' }, ...(share.memoryMB ? { memoryMB: share.memoryMB } : {}) });
       await s.whenReady(READY_TIMEOUT_MS, signal);
       this.stage = 'replaying';
-      await replay(s, share.script, lane, signal);
+      const result = await s.runScript(share.script, { signal, onStep: ({ step, state }) => (lane.steps[step] = state) });
+      if (!result.ok) throw new ExpectedError(result.message ?? 'The demo script failed.', 'The guest may be slower than expected: open the link again, or check the script.');
     } catch (e) {
       if (isAbort(e)) return;
       lane.error = s.error ?? toUserError(e, `Running ${lane.entry.name}`);
@@ -124,21 +127,5 @@ export class SharedRun {
   cancel(): void {
     this.#abort.abort();
     for (const l of this.lanes) l.session.dispose();
-  }
-}
-
-/** Types each line once the previous one's expected text appeared after its echo. */
-async function replay(s: MachineSession, steps: readonly ScriptStep[], lane: SharedLane, signal: AbortSignal): Promise<void> {
-  for (const [i, step] of steps.entries()) {
-    lane.steps[i] = 'typing';
-    const from = s.mark();
-    s.typeLine(step.send);
-    try {
-      if (step.expect) await s.waitFor(step.expect, from, (step.timeout ?? DEFAULT_STEP_S) * 1000, { afterEcho: true, signal });
-      lane.steps[i] = 'ok';
-    } catch (e) {
-      lane.steps[i] = 'failed';
-      throw e;
-    }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { stallLimitMs } from './machine.ts';
+import { stallLimitMs } from './liveness.ts';
 
 describe('stall limit (guest-unresponsive when a boot prints nothing)', () => {
   it('gives an appliance two minutes and a quiet full distribution ten', () => {
