@@ -5,10 +5,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flipByte, makeFakeArchive, serveFiles, tempDir, type FakeArchive, type FileServer } from './archive/testkit.ts';
-import { appliancePins, build, type BuildOptions } from './build.ts';
+import { appliancePins, bootMethod, build, type BuildOptions } from './build.ts';
 import { readCpio } from './cpio.ts';
 import { zstdDecompress } from './archive/index.ts';
 import type { Manifest } from './manifest.ts';
+import type { Recipe } from './recipe.ts';
 import { sha256Hex } from './hash.ts';
 import { recordExpected, verifyImage } from './verify.ts';
 
@@ -183,5 +184,17 @@ describe('appliancePins (the twin\'s versions)', () => {
     await writeFile(join(work, 'recipes', 'other', 'lock.json'), lockText.replace('"version": "1.16.2-1"', '"version": "1.16.3-1"'));
     await expect(appliancePins(join(work, 'recipes'))).rejects.toThrow('The appliance locks disagree on seabios: 1.16.2-1 and 1.16.3-1');
     await rm(join(work, 'recipes', 'other'), { recursive: true });
+  });
+});
+
+describe('bootMethod', () => {
+  const recipe = (kernel: Partial<Recipe['kernel']>) => ({ name: 'r', kernel: { kind: 'tailored' as const, fragments: [], config: [], cmdline: '', ...kernel } });
+  it('enters a tailored kernel directly unless the recipe asks for firmware', () => {
+    expect(bootMethod(recipe({}))).toBe('direct');
+    expect(bootMethod(recipe({ boot: 'firmware' }))).toBe('firmware');
+  });
+  it("boots Debian's stock kernel through firmware, and refuses to enter it directly", () => {
+    expect(bootMethod(recipe({ kind: 'stock' }))).toBe('firmware');
+    expect(() => bootMethod(recipe({ kind: 'stock', boot: 'direct' }))).toThrow(/stock kernel boots through firmware only/);
   });
 });

@@ -33,6 +33,7 @@ import { applianceInputs } from './inputs.ts';
 import { busyboxApplets } from './busybox.ts';
 import { addApplianceFiles } from './init.ts';
 import { buildKernel } from './kernel/kernel.ts';
+import { vmlinuxFromBzImage } from './kernel/vmlinux.ts';
 import { formatBytes } from './format.ts';
 import { fail, type Log } from './log.ts';
 import { MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
@@ -82,7 +83,16 @@ export interface BuildContext {
   trimReport?: TrimReport;
   /** The initrd the kernel boots: an appliance's cpio, or the twin's initramfs-tools image. */
   initramfs?: Uint8Array;
-  kernel?: { bzImage: Uint8Array; config?: string; configHash: string; version: string; source: string; stock: boolean };
+  kernel?: {
+    bzImage: Uint8Array;
+    /** The bzImage's uncompressed ELF, for an appliance the machine enters directly. */
+    vmlinux?: Uint8Array;
+    config?: string;
+    configHash: string;
+    version: string;
+    source: string;
+    stock: boolean;
+  };
   firmware?: Firmware;
   /** The folder being filled, renamed to images/dist/<name> when the build succeeds. */
   outDir: string;
@@ -345,10 +355,27 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
   });
   opts.log.info(`${k.cached ? 'cached build' : 'built'} ${k.kernelRelease}: bzImage ${formatBytes(k.bzImage.length)}, config ${k.configHash.slice(0, 12)}`);
   ctx.kernel = { bzImage: k.bzImage, config: k.config, configHash: k.configHash, version: k.kernelRelease, source: `linux-source-6.1 ${src.version}`, stock: false };
+  if (bootMethod(recipe) === 'direct') {
+    ctx.kernel.vmlinux = await vmlinuxFromBzImage(k.bzImage, { signal: opts.signal });
+    opts.log.info(`direct entry: vmlinux ${formatBytes(ctx.kernel.vmlinux.length)} from the bzImage (no firmware, no in-guest decompression)`);
+  }
+}
+
+/**
+ * How an appliance boots: `direct` (the machine enters the uncompressed kernel; the default for a
+ * tailored kernel) or `firmware` (SeaBIOS and the bzImage: the fallback, and Debian's stock kernel).
+ */
+export function bootMethod(recipe: Pick<Recipe, 'name' | 'kernel'>): 'direct' | 'firmware' {
+  const boot = recipe.kernel.boot ?? (recipe.kernel.kind === 'stock' ? 'firmware' : 'direct');
+  if (boot === 'direct' && recipe.kernel.kind === 'stock') {
+    fail(`recipe ${recipe.name}: Debian's stock kernel boots through firmware only`, { hint: 'Remove "boot": "direct" from its kernel, or use a tailored kernel.' });
+  }
+  return boot;
 }
 
 /** Firmware: SeaBIOS and its VGA BIOS from the locked seabios package (the twin's: the appliances'). */
 async function extractFirmware(ctx: BuildContext): Promise<void> {
+  if (ctx.appliance && bootMethod(ctx.appliance.recipe) === 'direct') return;
   const pkg = ctx.packages.find((p) => p.name === 'seabios');
   if (!pkg) fail('The lock has no seabios boot package', { hint: 'Rebuild with --update-lock.' });
   const { bios, vgabios } = (ctx.firmware = await seabiosFirmware(ctx.debs.get('seabios')!));
@@ -360,6 +387,11 @@ async function writeArtifacts(ctx: BuildContext): Promise<void> {
   const { outDir, kernel, firmware } = ctx;
   // The twin's keep Debian's names (vmlinuz-<version>, initrd.img-<version>), as in its /boot.
   const names = ctx.distro ? { kernel: `vmlinuz-${kernel!.version}`, initrd: `initrd.img-${kernel!.version}` } : { kernel: 'bzImage', initrd: 'initramfs.cpio' };
+  if (kernel!.vmlinux) {
+    ctx.opts.log.stage('artifacts', 'vmlinux (direct entry), initrd: compressing');
+    ctx.artifacts = [await writeArtifact(outDir, 'vmlinux', 'vmlinux', kernel!.vmlinux), await writeArtifact(outDir, 'initrd', names.initrd, ctx.initramfs!)];
+    return;
+  }
   ctx.opts.log.stage('artifacts', 'firmware, kernel, initrd: compressing');
   ctx.artifacts = [
     await writeArtifact(outDir, 'bios', 'bios.bin', firmware!.bios),

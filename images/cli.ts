@@ -96,7 +96,8 @@ function list(): void {
   const rows = images.map((m) => {
     const target = SIZE_TARGETS[m.name];
     const dl = downloadSize(m);
-    const byRole = (role: string) => m.artifacts.filter((a) => a.role === role || (role === 'firmware' && (a.role === 'bios' || a.role === 'vgabios'))).reduce((n, a) => n + a.compressedSize, 0);
+    const group: Record<string, string> = { bios: 'firmware', vgabios: 'firmware', vmlinux: 'kernel' };
+    const byRole = (role: string) => m.artifacts.filter((a) => (group[a.role] ?? a.role) === role).reduce((n, a) => n + a.compressedSize, 0);
     return [
       m.name,
       m.kind,

@@ -54,7 +54,7 @@ describe('validateManifest', () => {
   });
 
   it('refuses unknown artifact roles, compressions and fields instead of dropping them', () => {
-    expect(refusal(withArtifact(0, { role: 'firmware' }))).toMatch(/artifacts\.0\.role: must be one of bios, vgabios, kernel, initrd, disk, cdrom/);
+    expect(refusal(withArtifact(0, { role: 'firmware' }))).toMatch(/artifacts\.0\.role: must be one of bios, vgabios, kernel, vmlinux, initrd, disk, cdrom/);
     expect(refusal(withArtifact(1, { compression: 'gzip' }))).toMatch(/artifacts\.1\.compression: must be "none" or "zstd"/);
     expect(refusal(withArtifact(1, { url: 'https://elsewhere.example/bzImage' }))).toMatch(/artifacts\.1\.url: is not a known field/);
     expect(refusal({ ...good, kind: 'container' })).toMatch(/kind: must be/);

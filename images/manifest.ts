@@ -123,7 +123,8 @@ export type ImageKind = v.InferOutput<typeof ImageKindSchema>;
 export const ARTIFACT_ROLES = [
   'bios', // SeaBIOS bios.bin
   'vgabios', // SeaBIOS vgabios-stdvga.bin
-  'kernel', // bzImage, booted directly by v86
+  'kernel', // bzImage, booted by v86 through SeaBIOS (bios + vgabios)
+  'vmlinux', // uncompressed 32-bit kernel ELF, entered directly without firmware (worker/linux-boot.ts)
   'initrd', // newc cpio (handed to the guest uncompressed)
   'disk', // raw disk image on the first IDE disk (hda)
   'cdrom', // ISO 9660 image on the CD-ROM drive
@@ -244,8 +245,8 @@ export const ManifestSchema = v.pipe(
   }),
   v.check((m) => new Set(m.artifacts.map((a) => a.role)).size === m.artifacts.length, 'artifacts: a role appears twice'),
   v.check(
-    (m) => m.artifacts.some((a) => a.role === 'kernel' || a.role === 'disk' || a.role === 'cdrom'),
-    'nothing to boot (needs a kernel, disk or cdrom artifact)',
+    (m) => m.artifacts.some((a) => a.role === 'kernel' || a.role === 'vmlinux' || a.role === 'disk' || a.role === 'cdrom'),
+    'nothing to boot (needs a kernel, vmlinux, disk or cdrom artifact)',
   ),
 );
 export type Manifest = v.InferOutput<typeof ManifestSchema>;

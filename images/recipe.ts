@@ -80,6 +80,12 @@ export const RecipeSchema = v.strictObject({
     config: v.optional(strings(), () => []),
     /** Extra kernel command line, after the builder's defaults. */
     cmdline: v.optional(v.string('must be a string'), ''),
+    /**
+     * `direct`: the machine enters the uncompressed kernel itself (no firmware, no decompression in the
+     * guest; the default for tailored kernels). `firmware`: SeaBIOS boots the bzImage (the fallback, and
+     * the only way for Debian's stock kernel).
+     */
+    boot: v.optional(v.picklist(['direct', 'firmware'], 'must be "direct" or "firmware"')),
   }),
   /** Recipe this one was derived from via `extends` (for the record). */
   extends: v.optional(v.string()),

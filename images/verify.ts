@@ -68,7 +68,7 @@ export async function readExpected(path: string): Promise<Expected> {
 }
 
 /** Artifacts whose bytes come out of the host's compiler: only a tailored kernel. */
-const TOOLCHAIN_ROLES = new Set(['kernel']);
+const TOOLCHAIN_ROLES = new Set(['kernel', 'vmlinux']);
 
 export type Verdict =
   | { kind: 'identical'; message: string }

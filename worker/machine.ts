@@ -12,6 +12,8 @@ import { BootPhases } from './boot-phases.ts';
 import type { Moment } from './boot-phases.ts';
 import { MachineFailure, toMachineError } from './errors.ts';
 import { scancodesFor } from './keyboard.ts';
+import { enterLinux, planLinuxBoot } from './linux-boot.ts';
+import type { LinuxBootPlan } from './linux-boot.ts';
 import { Liveness, STATS_MS, stallLimitMs } from './liveness.ts';
 import type { BootOptions, EventName, KeyPress, MachineError, MachineEvents, MachineStatus } from './protocol.ts';
 import { loadState, saveState } from './saved-state.ts';
@@ -74,6 +76,8 @@ export class Machine {
   readonly #prompt: string;
   /** The loaded artifacts as v86 options, kept for a reset. */
   #settings: V86Options | undefined;
+  /** For an image with a vmlinux: what to put in memory and how to enter the kernel (no firmware). */
+  #directBoot: LinuxBootPlan | undefined;
   #restored = false;
 
   constructor(
@@ -152,15 +156,16 @@ export class Machine {
 
   async #loadArtifacts(manifest: Manifest, restoring: boolean): Promise<V86Options> {
     const byRole = (role: Artifact['role']) => manifest.artifacts.find((a) => a.role === role);
-    const bios = byRole('bios');
-    const vgabios = byRole('vgabios');
-    if (!bios || !vgabios) {
+    // An appliance with a vmlinux is entered directly; everything else boots through SeaBIOS.
+    const direct = byRole('vmlinux') !== undefined;
+    if (!direct && (!byRole('bios') || !byRole('vgabios'))) {
       throw new ArtifactError('bad-image', `Image ${manifest.name} has no firmware (bios and vgabios artifacts).`, 'Rebuild the image, or import it together with firmware.');
     }
     // A restored machine's kernel and initrd are already in its saved memory: skip them.
-    const wanted = manifest.artifacts.filter((a) => !(restoring && (a.role === 'kernel' || a.role === 'initrd')));
+    const wanted = manifest.artifacts.filter((a) => !(restoring && (a.role === 'kernel' || a.role === 'vmlinux' || a.role === 'initrd')));
     const signal = this.#abort.signal;
     const settings: V86Options = {};
+    const raws = new Map<Artifact['role'], Uint8Array>();
     let done = 0;
     const total = wanted.reduce((n, a) => n + a.size, 0);
     for (const a of wanted) {
@@ -170,24 +175,32 @@ export class Machine {
         (settings as Record<string, unknown>)[a.role === 'disk' ? 'hda' : 'cdrom'] = disk as V86DiskBuffer;
       } else {
         const raw = await this.loader.load(a, signal);
+        raws.set(a.role, raw);
         const image = { buffer: bufferOf(raw) };
         if (a.role === 'bios') settings.bios = image;
         else if (a.role === 'vgabios') settings.vga_bios = image;
         else if (a.role === 'kernel') settings.bzimage = image;
-        else if (a.role === 'initrd') settings.initrd = image;
+        else if (a.role === 'initrd' && !direct) settings.initrd = image;
       }
       done += a.size;
       if (this.#ended) break;
     }
     this.#emit('progress', { what: 'loaded', done: total, total });
+    const cmdline = [manifest.cmdline, this.options.cmdlineAppend].filter(Boolean).join(' ');
+    this.#directBoot = undefined;
+    if (restoring) return settings;
+    if (direct) {
+      // Checked before any emulator exists: a kernel or initrd that does not fit fails the boot cleanly.
+      this.#directBoot = planLinuxBoot({ vmlinux: raws.get('vmlinux')!, initrd: raws.get('initrd'), cmdline, memoryBytes: this.#memoryBytes });
+      return settings;
+    }
     // v86 (src/kernel.js) puts the initrd at a fixed 64 MiB: the guest needs memory above it.
     const initrd = byRole('initrd');
-    if (initrd && !restoring && this.#memoryBytes < INITRD_ADDRESS + initrd.size) {
+    if (initrd && this.#memoryBytes < INITRD_ADDRESS + initrd.size) {
       const need = Math.ceil((INITRD_ADDRESS + initrd.size) / MiB) + 1;
       throw new MachineFailure('bad-image', `${manifest.name} needs more than ${need - 1} MiB of memory: v86 loads the initrd at 64 MiB.`, `Give the machine at least ${need} MiB (memoryMB).`);
     }
-    const cmdline = [manifest.cmdline, this.options.cmdlineAppend].filter(Boolean).join(' ');
-    if (cmdline && !restoring) settings.cmdline = cmdline;
+    if (cmdline) settings.cmdline = cmdline;
     return settings;
   }
 
@@ -201,6 +214,8 @@ export class Machine {
       return undefined;
     }
     this.#emulator = emulator;
+    // Before the CPU runs its first instruction: the kernel and initrd in memory, the CPU at its entry.
+    if (this.#directBoot) enterLinux(emulator.v86!.cpu, this.#directBoot);
     guardMainLoop(emulator, (e) => this.#crash(e));
     this.#phases.watchCpu(emulator.v86!.cpu);
     emulator.add_listener('serial0-output-byte', (b) => this.#onSerialByte(b));

@@ -5,6 +5,7 @@
 import { V86 } from 'v86';
 import type { V86Options } from 'v86';
 import { MachineFailure } from './errors.ts';
+import type { LinuxBootCpu } from './linux-boot.ts';
 import type { CanvasScreen } from './screen.ts';
 
 export const MiB = 1 << 20;
@@ -12,15 +13,13 @@ export const MiB = 1 << 20;
 const VGA_MEMORY = 8 * MiB;
 const LOAD_TIMEOUT_MS = 60_000;
 
-/** The CPU state the machine samples (phases, liveness). */
-export interface V86Cpu {
+/** The CPU state the machine samples (phases, liveness) and sets for a direct kernel entry. */
+export interface V86Cpu extends LinuxBootCpu {
   devices: { vga?: VgaDevice };
   /** Current privilege level: 3 once the guest runs user code. */
   cpl: Uint8Array;
   /** Control registers; CR0 bit 31 is paging, which only the decompressed kernel turns on. */
-  cr: Int32Array;
   in_hlt: Uint8Array;
-  flags: Int32Array;
   /** Called from inside the main loop after every ~100k instructions (src/rust/cpu/cpu.rs). */
   run_hardware_timers(acpi: boolean, now: number): number;
 }

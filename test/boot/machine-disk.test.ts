@@ -12,7 +12,8 @@ import { NodeMachine, bootImage, loadManifest } from '../../worker/node/host.ts'
 import type { MachineError } from '../../worker/protocol.ts';
 import { initZstd, zstdCompress } from '../../worker/zstd.ts';
 
-const SHELL = resolve(process.env.WHITTLE_SHELL_IMAGE ?? 'images/dist/shell');
+// The disk probe borrows SeaBIOS (a boot sector needs firmware) from an image that boots through it.
+const SHELL = resolve(process.env.WHITTLE_FIRMWARE_IMAGE ?? 'images/dist/shell-stock');
 const CHUNK = 64 << 10;
 const CHUNKS = 4;
 const DATA_LBA = 300; // in the third chunk (chunk 2 starts at LBA 256)

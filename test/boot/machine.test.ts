@@ -1,6 +1,7 @@
 // The machine protocol end to end in Node, on the `shell` appliance: each machine runs in its own
 // worker thread exactly as in the browser's Web Worker (worker/endpoint.ts + worker/machine.ts).
 
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -187,15 +188,15 @@ describe('machine: shell appliance', () => {
     });
   });
 
-  /** Damages one file of a copy of the image; each case must be refused before the machine runs. */
-  const damaged: { name: string; code: string; message: RegExp; damage: (dir: string) => Promise<void> }[] = [
+  /** Damages one file of a copy of the image (and maybe its manifest); each case must be refused before the machine runs. */
+  const damaged: { name: string; code: string; message: RegExp; damage: (dir: string) => Promise<Manifest | void> }[] = [
     {
       name: 'a kernel that does not match its sha256',
       code: 'hash-mismatch',
-      message: /kernel.*does not match/,
+      message: /vmlinux.*does not match/,
       async damage(dir) {
         // Change one byte of the raw kernel and store it as the image stores it: only its sha256 differs.
-        const kernel = manifest.artifacts.find((a) => a.role === 'kernel')!;
+        const kernel = manifest.artifacts.find((a) => a.role === 'vmlinux')!;
         const path = join(dir, kernel.file!);
         const stored = new Uint8Array(await readFile(path));
         await initZstd();
@@ -211,10 +212,15 @@ describe('machine: shell appliance', () => {
       damage: (dir) => rm(join(dir, manifest.artifacts.find((a) => a.role === 'initrd')!.file!)),
     },
     {
-      name: 'firmware that is not what it claims to be',
-      code: 'hash-mismatch',
-      message: /bios/,
-      damage: (dir) => writeFile(join(dir, manifest.artifacts.find((a) => a.role === 'bios')!.file!), 'not firmware'),
+      name: 'a kernel the machine cannot enter (its sha256 correct, its bytes not an ELF)',
+      code: 'bad-image',
+      message: /cannot be entered directly: the kernel is not an ELF/,
+      async damage(dir) {
+        const bytes = new TextEncoder().encode('not a kernel, but the manifest vouches for these bytes');
+        await writeFile(join(dir, 'vmlinux'), bytes);
+        const vmlinux = { role: 'vmlinux' as const, file: 'vmlinux', sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, compressedSize: bytes.length, compression: 'none' as const };
+        return { ...manifest, artifacts: manifest.artifacts.map((a) => (a.role === 'vmlinux' ? vmlinux : a)) };
+      },
     },
   ];
 
@@ -222,8 +228,7 @@ describe('machine: shell appliance', () => {
     const dir = await mkdtemp(join(tmpdir(), 'whittle-damaged-'));
     try {
       await cp(SHELL, dir, { recursive: true });
-      await damage(dir);
-      const m = new NodeMachine(dir, manifest);
+      const m = new NodeMachine(dir, (await damage(dir)) ?? manifest);
       machines.push(m);
       const events = recorder(m);
       await expect(m.boot()).rejects.toMatchObject({ code });

@@ -8,7 +8,7 @@ import type { Manifest } from '../../images/manifest.ts';
 import { IMAGES, type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines, typeInTerminal } from './harness.ts';
 
 /** An artifact of a built image as the guest sees it (decompressed). */
-async function rawArtifact(m: Manifest, role: 'kernel' | 'initrd'): Promise<Buffer> {
+async function rawArtifact(m: Manifest, role: 'vmlinux' | 'initrd'): Promise<Buffer> {
   const a = m.artifacts.find((x) => x.role === role)!;
   const stored = await readFile(join(IMAGES, m.name, a.file!));
   if (a.compression === 'none') return stored;
@@ -68,14 +68,14 @@ describe('import', () => {
     expect(stored).toBe(0);
   });
 
-  it("imports a kernel and initrd (shell's own), stores them by hash and boots them", async () => {
+  it("imports a kernel and initrd (shell's own vmlinux: entered directly, no firmware), stores them by hash and boots them", async () => {
     const { page, url } = lab;
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles([
-      { name: 'bzImage', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'kernel') },
+      { name: 'vmlinux', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'vmlinux') },
       { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'initrd') },
     ]);
-    await page.getByText('Linux kernel (bzImage)').waitFor();
+    await page.getByText('Linux kernel (vmlinux, entered directly without firmware)').waitFor();
     await page.getByText('initrd (uncompressed cpio)').waitFor();
     await page.getByLabel('Name').fill('my-kernel');
     await page.getByLabel('Kernel command line').fill(shell.cmdline ?? 'console=ttyS0');

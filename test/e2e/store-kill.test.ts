@@ -45,7 +45,7 @@ describe('a store killed with its tab', () => {
 
   it('leaves the image not stored and no orphans after a reload', async () => {
     const { context, page, url } = lab;
-    const kernel = shell.artifacts.find((a) => a.role === 'kernel')!;
+    const kernel = shell.artifacts.find((a) => a.role === 'vmlinux')!;
     // The kernel's download never ends: the store is in flight, its other files written, when the tab dies.
     await page.route(`**/images/shell/${kernel.file}`, () => undefined);
     await page.goto(`${url}#/library`);

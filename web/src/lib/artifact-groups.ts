@@ -21,6 +21,8 @@ export function groupOf(a: Pick<Artifact, 'role'>): SizeGroup {
       return 'firmware';
     case 'initrd':
       return 'initramfs';
+    case 'vmlinux':
+      return 'kernel';
     default:
       return a.role;
   }

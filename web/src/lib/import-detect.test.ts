@@ -16,6 +16,16 @@ describe('detectImportType', () => {
     const h = header([[510, [0x55, 0xaa]], [0x202, 'HdrS']]);
     expect(detectImportType(h, 5_000_001)).toMatchObject({ kind: 'kernel', role: 'kernel' });
   });
+  it('recognises an i386 vmlinux as a kernel entered directly', () => {
+    const elf = header([[0, [0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]], [16, [2, 0, 3, 0]]], 4096);
+    expect(detectImportType(elf, 30_000_000)).toMatchObject({ kind: 'kernel', role: 'vmlinux' });
+  });
+  it('refuses ELF files the 32-bit emulated CPU cannot enter', () => {
+    const x86_64 = header([[0, [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]], [16, [2, 0, 62, 0]]], 4096);
+    expect(() => detectImportType(x86_64, 4096, 'vmlinux')).toThrow(/64-bit \(x86-64\)/);
+    const sharedObject = header([[0, [0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]], [16, [3, 0, 3, 0]]], 4096);
+    expect(() => detectImportType(sharedObject, 4096, 'libc.so')).toThrow(/not a 32-bit x86 executable/);
+  });
   it('recognises a raw MBR disk', () => {
     expect(detectImportType(header([[510, [0x55, 0xaa]]]), 64 * 2 ** 20)).toMatchObject({ kind: 'disk', role: 'disk' });
   });

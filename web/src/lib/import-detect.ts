@@ -9,7 +9,7 @@ export type ImportKind = 'iso' | 'disk' | 'kernel' | 'initrd';
 export interface Detected {
   kind: ImportKind;
   /** The artifact role this file takes in an imported image. */
-  role: Extract<ArtifactRole, 'cdrom' | 'disk' | 'kernel' | 'initrd'>;
+  role: Extract<ArtifactRole, 'cdrom' | 'disk' | 'kernel' | 'vmlinux' | 'initrd'>;
   /** What was recognised, for the user: "ISO 9660 CD image", "gzip-compressed initrd". */
   description: string;
 }
@@ -86,16 +86,28 @@ export function detectImportType(header: Uint8Array, size: number, name = 'the f
   if (bytes(header, 0, [0x51, 0x46, 0x49, 0xfb])) {
     throw new ImportError(`${name} is a QCOW2 image.`, 'Convert it to a raw disk first: qemu-img convert -O raw in.qcow2 out.img');
   }
-  if (bytes(header, 0, [0x7f, 0x45, 0x4c, 0x46])) {
-    throw new ImportError(
-      `${name} is an ELF file (perhaps an uncompressed vmlinux), not a bootable kernel image.`,
-      'Import the bzImage (e.g. /boot/vmlinuz-*) instead.',
-    );
-  }
+  if (bytes(header, 0, [0x7f, 0x45, 0x4c, 0x46])) return detectElf(header, name);
   throw new ImportError(
     `${name} is not a bootable image: no ISO 9660, boot sector, Linux kernel or initrd signature found.`,
     'Import an .iso, a raw disk image (.img), or a Linux kernel (bzImage) with an optional initrd.',
   );
+}
+
+/**
+ * An uncompressed kernel (vmlinux) is entered directly, without firmware (worker/linux-boot.ts): only a
+ * 32-bit x86 executable can be, since v86 emulates a 32-bit CPU.
+ */
+function detectElf(header: Uint8Array, name: string): Detected {
+  const elf32 = header[4] === 1 && header[5] === 1;
+  const machine = header.length >= 20 ? header[18] | (header[19] << 8) : 0;
+  const type = header.length >= 18 ? header[16] | (header[17] << 8) : 0;
+  if (header[4] === 2 && machine === 62) {
+    throw new ImportError(`${name} is a 64-bit (x86-64) ELF kernel; the emulated PC has a 32-bit CPU.`, 'Import a 32-bit (i386/i686) kernel: a bzImage, or a vmlinux built for i386.');
+  }
+  if (!elf32 || machine !== 3 || type !== 2) {
+    throw new ImportError(`${name} is an ELF file but not a 32-bit x86 executable kernel.`, 'Import a bzImage (e.g. /boot/vmlinuz-*), or an i386 vmlinux.');
+  }
+  return { kind: 'kernel', role: 'vmlinux', description: 'Linux kernel (vmlinux, entered directly without firmware)' };
 }
 
 /** Which files make a bootable image; throws an ImportError for combinations that cannot boot. */

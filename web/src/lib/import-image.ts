@@ -112,7 +112,8 @@ async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal
 export async function importImage(
   files: readonly ImportFile[],
   settings: ImportSettings,
-  firmware: FirmwareSource,
+  /** Where to borrow SeaBIOS from; not needed for a vmlinux, which is entered directly. */
+  firmware: FirmwareSource | undefined,
   onProgress: (p: ImportProgress) => void,
   signal?: AbortSignal,
 ): Promise<Manifest> {
@@ -120,11 +121,14 @@ export async function importImage(
   if (!IMAGE_NAME.test(settings.name)) {
     throw new ImportError(`"${settings.name}" is not a usable image name.`, 'Use up to 64 lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit.');
   }
+  const direct = files.some((f) => f.detected.role === 'vmlinux');
+  if (!direct && !firmware) {
+    throw new ImportError('No image with firmware (SeaBIOS) is available to borrow it from.', 'Build the images (npm run images) or store one from the library first: imports borrow its firmware.');
+  }
   return imageStore.writing(async () => {
-    const fw = firmware.manifest.artifacts.filter((a) => a.role === 'bios' || a.role === 'vgabios');
-    const fwOnly: Manifest = { ...firmware.manifest, artifacts: fw };
-    const missingFw = await imageStore.missingFiles(fwOnly);
-    if (missingFw.length) {
+    const fw = direct || !firmware ? [] : firmware.manifest.artifacts.filter((a) => a.role === 'bios' || a.role === 'vgabios');
+    const missingFw = firmware && fw.length ? await imageStore.missingFiles({ ...firmware.manifest, artifacts: fw }) : [];
+    if (firmware && missingFw.length) {
       if (!firmware.manifestUrl) throw new ImportError('No firmware (SeaBIOS) is stored in this browser.', 'Store any image from the library first: imports borrow its firmware.');
       onProgress({ done: 0, total: 1, what: 'Fetching firmware (SeaBIOS)…' });
       await storeFiles(missingFw, firmware.manifestUrl, fw.reduce((n, a) => n + a.compressedSize, 0), () => undefined, signal);
