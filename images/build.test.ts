@@ -104,6 +104,22 @@ describe('build (fake archive, stock kernel)', () => {
     expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
   });
 
+  it('refuses a firmware boot whose memory cannot hold the initrd above 64 MiB, naming the fix', async () => {
+    const before = hashes(join(work, 'dist', 'demo'));
+    const path = join(work, 'recipes', 'demo', 'recipe.json');
+    const recipe = await readFile(path, 'utf8');
+    await writeFile(path, JSON.stringify({ ...JSON.parse(recipe), memoryMB: 64 }));
+    try {
+      await expect(build('demo', await options('demo'))).rejects.toMatchObject({
+        message: expect.stringMatching(/64 MiB cannot hold its .* initramfs when booted through firmware/),
+        hint: expect.stringMatching(/"memoryMB": 66 or more/),
+      });
+    } finally {
+      await writeFile(path, recipe);
+    }
+    expect(hashes(join(work, 'dist', 'demo'))).toEqual(before);
+  });
+
   it('refuses a flipped byte in a cached .deb and leaves dist as it was', async () => {
     const before = hashes(join(work, 'dist', 'demo'));
     const sha = JSON.parse(await readFile(join(work, 'recipes', 'demo', 'lock.json'), 'utf8')).rootfs.packages[0].sha256;

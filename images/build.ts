@@ -316,7 +316,16 @@ function writeInitramfs(ctx: BuildContext): void {
   if (!ctx.appliance) return;
   ctx.initramfs = ctx.tree.toCpio(ctx.epoch);
   ctx.opts.log.stage('initramfs', `newc cpio, ${formatBytes(ctx.initramfs.length)}`);
+  const { recipe } = ctx.appliance;
+  // Through firmware, v86 (src/kernel.js) loads the initrd at a fixed 64 MiB: the guest needs RAM above it.
+  const need = Math.ceil((FIRMWARE_INITRD_ADDRESS + ctx.initramfs.length) / MiB) + 1;
+  if (bootMethod(recipe) === 'firmware' && recipe.memoryMB < need) {
+    fail(`recipe ${recipe.name}: ${recipe.memoryMB} MiB cannot hold its ${formatBytes(ctx.initramfs.length)} initramfs when booted through firmware (v86 loads it at 64 MiB)`, { hint: `Give it "memoryMB": ${need} or more, or boot it directly ("kernel": { "boot": "direct" }).` });
+  }
 }
+
+const MiB = 1 << 20;
+const FIRMWARE_INITRD_ADDRESS = 64 * MiB;
 
 /** Kernel (appliances): tailored from linux-source-6.1, or Debian's stock one. The twin's came with its install. */
 async function buildTheKernel(ctx: BuildContext): Promise<void> {

@@ -6,8 +6,14 @@ import * as v from 'valibot';
 import { HintedError, type HintedErrorOptions } from './hinted-error.ts';
 import { describeIssues, MAX_MEMORY_MB, passesByEcho, ScriptSchema } from './manifest.ts';
 
-/** v86 places the initrd above 64 MB, so smaller guests cannot hold one. */
-const MIN_RECIPE_MEMORY_MB = 128;
+/**
+ * A tailored kernel links at 16 MiB and needs a few MiB above it, plus the initrd (placed at the top of
+ * RAM by a direct entry). Booted through firmware, v86 puts the initrd at 64 MiB: the builder checks
+ * that case against the initramfs it made.
+ */
+const MIN_RECIPE_MEMORY_MB = 32;
+/** What a recipe gets when it names no memory: v86's initrd placement for firmware boots needs > 64 MiB. */
+const DEFAULT_RECIPE_MEMORY_MB = 128;
 
 /** Recipe names (also the image's name): lowercase letters, digits and dashes. */
 export const RECIPE_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -71,7 +77,7 @@ export const RecipeSchema = v.strictObject({
       v.minValue(MIN_RECIPE_MEMORY_MB, `must be ${MIN_RECIPE_MEMORY_MB}..${MAX_MEMORY_MB} (MiB)`),
       v.maxValue(MAX_MEMORY_MB, `must be ${MIN_RECIPE_MEMORY_MB}..${MAX_MEMORY_MB} (MiB)`),
     ),
-    MIN_RECIPE_MEMORY_MB,
+    DEFAULT_RECIPE_MEMORY_MB,
   ),
   kernel: v.strictObject({
     /** `tailored`: built from linux-source with fragments; `stock`: Debian's linux-image-686. */
