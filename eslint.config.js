@@ -48,9 +48,9 @@ export default ts.config(
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+worker/(?!(bridge|image-store|artifacts|stats|phases|serial-text)\\.ts$)',
+              regex: '^(\\.\\./)+worker/(?!(bridge|image-store|artifacts|stats|phases|serial-text|guest-messages)\\.ts$)',
               allowTypeImports: true,
-              message: 'web/ imports worker/ only as `import type` (besides bridge, image-store, artifacts, stats, phases and serial-text): worker code stays out of the UI bundle.',
+              message: 'web/ imports worker/ only as `import type` (besides bridge, image-store, artifacts, stats, phases, serial-text and guest-messages): worker code stays out of the UI bundle.',
             },
           ],
         },

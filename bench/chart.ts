@@ -21,10 +21,11 @@ const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-/** Ticks at 1, 2 and 5 of each decade between `lo` and `hi` (ms). */
+/** Ticks at 1, 2 and 5 of each decade between `lo` and `hi` (ms); at 1 and 5 only over more than four decades (labels would collide). */
 export function logTicks(lo: number, hi: number): number[] {
   const out: number[] = [];
-  for (let d = 10 ** Math.floor(Math.log10(lo)); d <= hi; d *= 10) for (const k of [1, 2, 5]) if (d * k >= lo && d * k <= hi) out.push(d * k);
+  const steps = Math.log10(hi / lo) > 4 ? [1, 5] : [1, 2, 5];
+  for (let d = 10 ** Math.floor(Math.log10(lo)); d <= hi; d *= 10) for (const k of steps) if (d * k >= lo && d * k <= hi) out.push(d * k);
   return out;
 }
 

@@ -125,7 +125,8 @@ describe('recipes and init', () => {
   it('fills defaults and validates', () => {
     expect(base.memoryMB).toBe(128);
     expect(base.kernel.kind).toBe('tailored');
-    expect(() => parseRecipe({ ...base, memoryMB: 64 }, 'x')).toThrow(/memoryMB/);
+    expect(parseRecipe({ ...base, memoryMB: 64 }, 'x').memoryMB).toBe(64);
+    expect(() => parseRecipe({ ...base, memoryMB: 16 }, 'x')).toThrow(/memoryMB/);
     expect(() => parseRecipe({ title: 'T' }, 'x')).toThrow(/packages|description/);
     expect(() => parseRecipe({ ...base, kernel: { kind: 'other' } }, 'x')).toThrow(/kernel.kind/);
   });

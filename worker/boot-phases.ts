@@ -2,6 +2,7 @@
 // a panic) and, for kernels booted `quiet`, the CPU (paging switched on, first user-mode code).
 // Each phase is marked once, as it happens. Environment-neutral.
 
+import { type GuestMessage, GuestMessages } from './guest-messages.ts';
 import type { BootPhaseName, PhaseMark } from './protocol.ts';
 import type { V86Cpu } from './v86-glue.ts';
 
@@ -14,7 +15,6 @@ export interface Moment {
 /** A kernel console line: printk's timestamp, or the banner of a kernel printing without timestamps. */
 const KERNEL_LINE = /^\s*\[\s*\d+\.\d+\]|Linux version \d/;
 const RUN_INIT = /Run \S+ as init process/;
-const PANIC = /Kernel panic - not syncing/;
 /** Serial line bytes kept for the line patterns (a longer line is cut). */
 const LINE_MAX = 1024;
 
@@ -23,8 +23,8 @@ export interface PhaseHooks {
   now(): Moment;
   /** A phase just ended (the console text that led to it must go out first). */
   mark(mark: PhaseMark): void;
-  /** The kernel printed a panic line. */
-  panic(line: string): void;
+  /** The guest printed a known message (a panic, a firmware boot failure: guest-messages.ts). */
+  guestMessage(m: GuestMessage): void;
   /** The image's prompt appeared and an app is to be started by hand (`BootOptions.app`). */
   startApp(): void;
 }
@@ -37,6 +37,8 @@ export class BootPhases {
   /** Matched against bytes seen as Latin-1 characters, so encoded the same way. */
   readonly #readyMarker: string;
   readonly #appMarker: string | undefined;
+  /** Known guest messages, from serial lines and the VGA text screen alike. */
+  readonly guest = new GuestMessages();
 
   /** `appMarker`: the app's ready marker, when an app is started by hand after `readyMarker`. */
   constructor(
@@ -58,6 +60,12 @@ export class BootPhases {
     this.#cpuWatched = false;
     this.#tail = '';
     this.#line.length = 0;
+    this.guest.clear();
+  }
+
+  /** The VGA text screen's lines (polled): firmware and a VGA console print there, not on serial. */
+  screenLines(lines: readonly string[]): void {
+    for (const m of this.guest.screen(lines)) this.hooks.guestMessage(m);
   }
 
   /** A restored machine is past its boot: nothing to detect. */
@@ -75,7 +83,8 @@ export class BootPhases {
     }
     if (this.#marks.has('ready')) return;
     this.#tail = (this.#tail + String.fromCharCode(b)).slice(-256);
-    if (!this.#marks.has('userspace') && this.#tail.endsWith(this.#readyMarker)) this.#onReadyMarker();
+    // No ready marker: the guest is "running", never "ready" (its first output is not a prompt).
+    if (!this.#marks.has('userspace') && this.#readyMarker && this.#tail.endsWith(this.#readyMarker)) this.#onReadyMarker();
     else if (this.#appMarker && this.#marks.has('userspace') && this.#tail.endsWith(this.#appMarker)) this.#markPhase('ready', 'console');
   }
 
@@ -104,7 +113,8 @@ export class BootPhases {
   #onLine(line: string): void {
     if (!this.#marks.has('firmware') && KERNEL_LINE.test(line)) this.#markPhase('firmware', 'console');
     if (!this.#marks.has('kernel') && RUN_INIT.test(line)) this.#markPhase('kernel', 'console');
-    if (PANIC.test(line)) this.hooks.panic(line);
+    const known = this.guest.line(line);
+    if (known) this.hooks.guestMessage(known);
   }
 
   #onReadyMarker(): void {

@@ -9,6 +9,7 @@ import type { Artifact, Manifest, ScriptStep } from '../images/manifest.ts';
 import type { ArtifactLoader, V86DiskBuffer } from './artifacts.ts';
 import { ArtifactError } from './artifacts.ts';
 import { BootPhases } from './boot-phases.ts';
+import { initrdUnpackedEstimate } from './guest-messages.ts';
 import type { Moment } from './boot-phases.ts';
 import { MachineFailure, toMachineError } from './errors.ts';
 import { scancodesFor } from './keyboard.ts';
@@ -99,7 +100,10 @@ export class Machine {
         this.#flush();
         this.#emit('phase', mark);
       },
-      panic: (line) => this.#emit('error', { code: 'guest-panic', message: `The guest kernel panicked: ${line.trim()}`, hint: 'Read the console for the cause; reset the machine to boot again.' }),
+      guestMessage: ({ code, message, hint, memoryMB }) => {
+        this.#flush();
+        this.#emit('error', { code, message, hint, ...(memoryMB ? { memoryMB } : {}) });
+      },
       startApp: () => {
         if (app) this.#type(`${app.command}\r`);
       },
@@ -186,6 +190,12 @@ export class Machine {
       if (this.#ended) break;
     }
     this.#emit('progress', { what: 'loaded', done: total, total });
+    const initrdRaw = raws.get('initrd');
+    this.#phases.guest.ctx = {
+      memoryMB: this.#memoryBytes / MiB,
+      ...(byRole('cdrom') ? { bootDevice: 'cdrom' as const } : byRole('disk') ? { bootDevice: 'disk' as const } : {}),
+      ...(initrdRaw ? { initrdBytes: initrdRaw.length, initrdUnpackedBytes: initrdUnpackedEstimate(initrdRaw.subarray(0, 16), initrdRaw.subarray(-4), initrdRaw.length) } : {}),
+    };
     const cmdline = [manifest.cmdline, this.options.cmdlineAppend].filter(Boolean).join(' ');
     this.#directBoot = undefined;
     if (restoring) return settings;
@@ -316,6 +326,8 @@ export class Machine {
     });
     this.#emit('stats', stats);
     for (const e of stuck) this.#emit('error', e);
+    // Firmware (SeaBIOS) and a kernel's VGA console print on the screen only.
+    this.#phases.screenLines(this.screen.textLines());
   }
 
   // ---- controls ----
@@ -396,7 +408,7 @@ export class Machine {
   #crash(e: unknown): void {
     if (this.#ended) return;
     if (this.#emulator) haltEmulator(this.#emulator);
-    this.#fail(new MachineFailure('emulator-crashed', `The emulator crashed: ${(e as Error)?.message ?? String(e)}`, 'Restart the machine. Saved states and stored images are not affected.', { cause: e }));
+    this.#fail(new MachineFailure('emulator-crashed', `The emulator crashed: ${(e as Error)?.message ?? String(e)}`, 'Press Boot again. Saved states and stored images are not affected.', { cause: e }));
   }
 
   /** An error that ends the machine: report it, then stop. */

@@ -197,6 +197,7 @@ export type MachineErrorCode =
   | 'emulator-crashed'
   | 'guest-unresponsive'
   | 'guest-panic'
+  | 'guest-boot-failed'
   | 'storage'
   | 'not-running'
   | 'worker-crashed'
@@ -211,6 +212,8 @@ export interface MachineError {
   id?: number;
   /** Technical detail (stack, cause) for the console, not for the user. */
   detail?: string;
+  /** Memory (MiB) to boot with instead: a guest that died for lack of it (worker/guest-messages.ts). */
+  memoryMB?: number;
 }
 
 export interface ScreenMode {

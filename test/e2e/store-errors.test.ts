@@ -20,7 +20,7 @@ describe('storing errors', () => {
 
   it('refuses a corrupted artifact with a clear message', async () => {
     const { page, url } = lab;
-    const kernel = shell.artifacts.find((a) => a.role === 'kernel')!;
+    const kernel = shell.artifacts.find((a) => a.role === 'vmlinux')!;
     // Same length, different bytes: only the hash can tell.
     await page.route(`**/images/shell/${kernel.file}`, (route) => route.fulfill({ status: 200, body: Buffer.alloc(kernel.compressedSize, 0x5a) }));
     await page.goto(`${url}#/library`);

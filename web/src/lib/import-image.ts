@@ -8,11 +8,17 @@ import { imageStore } from '../../../worker/image-store.ts';
 import { storeFiles } from './fetch-files.ts';
 import { sha256Hex } from './image-digest.ts';
 import { fetchOrFail } from './user-error.ts';
+import { initrdUnpackedEstimate, suggestedMemoryMB } from '../../../worker/guest-messages.ts';
 import { checkCombination, type Detected, detectImportType, HEADER_BYTES, ImportError } from './import-detect.ts';
+import { checkTruncation, type Truncation } from './import-truncation.ts';
 
 export interface ImportFile {
   file: File;
   detected: Detected;
+  /** Shorter than its own header says (an ISO or partitioned disk): imported only if the user accepts. */
+  truncation?: Truncation;
+  /** An initrd's unpacked size, estimated from its header and last bytes (for the memory default). */
+  unpackedBytes?: number;
 }
 
 export interface ImportSettings {
@@ -20,8 +26,10 @@ export interface ImportSettings {
   memoryMB: number;
   /** Kernel command line (kernel imports only). */
   cmdline: string;
-  /** Serial text meaning the guest is ready ('' = its first console output). */
+  /** Serial text meaning the guest is ready ('' = none: the machine shows as running, never ready). */
   readyMarker: string;
+  /** Import files that are cut off anyway (ImportFile.truncation). */
+  acceptTruncated?: boolean;
 }
 
 export interface ImportProgress {
@@ -47,7 +55,15 @@ export async function detectFiles(files: readonly File[]): Promise<ImportFile[]>
   const out: ImportFile[] = [];
   for (const file of files) {
     const header = new Uint8Array(await file.slice(0, HEADER_BYTES).arrayBuffer());
-    out.push({ file, detected: detectImportType(header, file.size, file.name) });
+    const detected = detectImportType(header, file.size, file.name);
+    const f: ImportFile = { file, detected };
+    const truncation = checkTruncation(detected.kind, header, file.size, file.name);
+    if (truncation) f.truncation = truncation;
+    if (detected.kind === 'initrd') {
+      const tail = new Uint8Array(await file.slice(Math.max(0, file.size - 4)).arrayBuffer());
+      f.unpackedBytes = initrdUnpackedEstimate(header.subarray(0, 16), tail, file.size);
+    }
+    out.push(f);
   }
   checkCombination(out.map((f) => f.detected.kind));
   return out;
@@ -67,16 +83,28 @@ export function nameFromFile(fileName: string, taken: ReadonlySet<string>): stri
   return name;
 }
 
-/** Sensible defaults for what was dropped: more memory for whole systems than for a bare kernel. */
+/** Memory for an ISO or disk: a whole system (an installer, a live CD) rarely boots in less. */
+export const SYSTEM_MEMORY_MB = 256;
+
+/**
+ * Defaults from what was dropped. Memory: for a kernel, what its initrd needs unpacked plus headroom
+ * (worker/guest-messages.ts, the same estimate an initrd panic suggests), else 128 MiB; for an ISO or
+ * disk, SYSTEM_MEMORY_MB. Command line: the serial console for every kernel; a bzImage (booted through
+ * SeaBIOS, which sets up VGA) also gets the VGA console — listed first, because the last `console=`
+ * becomes /dev/console, and the serial one is the one to type into.
+ */
 export function defaultSettings(files: readonly ImportFile[], taken: ReadonlySet<string>): ImportSettings {
   const main = files.find((f) => f.detected.kind !== 'initrd') ?? files[0];
-  const kernel = files.some((f) => f.detected.kind === 'kernel');
-  return { name: nameFromFile(main.file.name, taken), memoryMB: kernel ? 128 : 256, cmdline: kernel ? 'console=ttyS0' : '', readyMarker: '' };
+  const kernel = files.find((f) => f.detected.kind === 'kernel');
+  const initrd = files.find((f) => f.detected.kind === 'initrd');
+  const memoryMB = !kernel ? SYSTEM_MEMORY_MB : initrd ? suggestedMemoryMB(initrd.file.size, initrd.unpackedBytes ?? initrd.file.size * 4) : 128;
+  const cmdline = !kernel ? '' : kernel.detected.role === 'vmlinux' ? 'console=ttyS0' : 'console=tty0 console=ttyS0';
+  return { name: nameFromFile(main.file.name, taken), memoryMB, cmdline, readyMarker: '' };
 }
 
 async function hashAndStore(f: ImportFile, progress: (n: number) => void, signal?: AbortSignal): Promise<Artifact> {
   const { file, detected } = f;
-  const whole = detected.role === 'kernel' || detected.role === 'initrd' || file.size <= WHOLE_LIMIT;
+  const whole = detected.role === 'kernel' || detected.role === 'vmlinux' || detected.role === 'initrd' || file.size <= WHOLE_LIMIT;
   if (whole) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     const sha256 = await sha256Hex(bytes);
@@ -118,6 +146,8 @@ export async function importImage(
   signal?: AbortSignal,
 ): Promise<Manifest> {
   checkCombination(files.map((f) => f.detected.kind));
+  const cut = files.find((f) => f.truncation);
+  if (cut?.truncation && !settings.acceptTruncated) throw new ImportError(cut.truncation.message, cut.truncation.hint);
   if (!IMAGE_NAME.test(settings.name)) {
     throw new ImportError(`"${settings.name}" is not a usable image name.`, 'Use up to 64 lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit.');
   }

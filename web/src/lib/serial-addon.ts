@@ -9,7 +9,15 @@ export interface SerialPort {
   onSerial(listener: (bytes: Uint8Array) => void): () => void;
   /** Sends the user's keystrokes (UTF-8) to the guest. */
   sendSerial(bytes: Uint8Array): void;
+  /**
+   * A script is typing into the guest: the terminal then does not answer the guest's queries (a
+   * cursor-position report, ESC[6n → ESC[row;colR, would land in the middle of the typed line).
+   */
+  readonly scriptTyping?: boolean;
 }
+
+/** What a terminal sends back on its own: cursor position reports (CSI row ; col R) and device attributes (CSI ? … c). */
+const TERMINAL_REPORTS = /\x1b\[\d+;\d+R|\x1b\[\?[\d;]*c/g;
 
 export class SerialAddon implements ITerminalAddon {
   #disposables: IDisposable[] = [];
@@ -24,7 +32,10 @@ export class SerialAddon implements ITerminalAddon {
     const off = this.#port.onSerial((bytes) => term.write(bytes));
     this.#disposables.push(
       { dispose: off },
-      term.onData((data) => this.#port.sendSerial(this.#encoder.encode(data))),
+      term.onData((data) => {
+        const sent = this.#port.scriptTyping ? data.replace(TERMINAL_REPORTS, '') : data;
+        if (sent) this.#port.sendSerial(this.#encoder.encode(sent));
+      }),
       // onBinary carries raw bytes (mouse reports in X10 mode): one char code per byte.
       term.onBinary((data) => this.#port.sendSerial(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff))),
     );

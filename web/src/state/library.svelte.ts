@@ -1,13 +1,13 @@
 // The library: every image the app serves plus those stored in this browser (imported ones too), with
 // whether each is stored, and the work of storing and deleting them.
 
-import type { Manifest } from '../../../images/manifest.ts';
+import { type Manifest, validateManifest } from '../../../images/manifest.ts';
 import { storedFiles } from '../../../worker/artifacts.ts';
 import { imageStore, type StorageUsage, usage } from '../../../worker/image-store.ts';
 import { fetchCatalog } from '../lib/catalog.ts';
 import { type StoreProgress, storeImage } from '../lib/fetch-files.ts';
 import { imageDigest } from '../lib/image-digest.ts';
-import { toUserError, type UserError } from '../lib/user-error.ts';
+import { ExpectedError, toUserError, type UserError } from '../lib/user-error.ts';
 
 export type StoredState = 'no' | 'partial' | 'yes';
 
@@ -187,6 +187,19 @@ export class Library {
     await this.#refresh(e);
     this.entries = [...this.entries.filter((x) => x.name !== m.name), e].sort(byKindThenName);
     return e;
+  }
+
+  /**
+   * Changes an imported image's ready text or memory (its stored manifest, so it stays with the
+   * import). Served images carry theirs from the build.
+   */
+  async updateImport(e: ImageEntry, patch: Partial<Pick<Manifest, 'readyMarker' | 'memoryMB'>>): Promise<void> {
+    const m = e.storedManifest;
+    if (!m || e.manifestUrl) throw new ExpectedError(`${e.name} is not an image imported into this browser.`, 'Only imported images can be changed here.');
+    const updated = validateManifest({ ...m, ...patch });
+    const missing = await imageStore.completeImage(updated);
+    if (missing.length) throw new ExpectedError(`${missing.length} of ${storedFiles(m).length} files of ${e.name} are no longer stored, so the change was not saved.`, 'Import the image again.');
+    await this.added(updated);
   }
 
   /** Adds (or replaces) an image just imported into the store. */

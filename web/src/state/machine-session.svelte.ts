@@ -6,7 +6,9 @@ import { MachineBridge, MachineRequestError, type RequestCommand } from '../../.
 import { imageStore, type SavedStateMeta } from '../../../worker/image-store.ts';
 import { phaseSegments, type Segment } from '../../../worker/phases.ts';
 import type { ArtifactSource, BootOptions, KeyPress, MachineError, MachineEvents, MachineStats, PhaseMark, ScreenMode } from '../../../worker/protocol.ts';
+import { repeatedCrash } from '../../../worker/guest-messages.ts';
 import { SerialText } from '../../../worker/serial-text.ts';
+import { recordBootTime } from '../lib/boot-times.ts';
 import type { SerialPort } from '../lib/serial-addon.ts';
 import { ExpectedError, type UserError } from '../lib/user-error.ts';
 
@@ -31,7 +33,7 @@ const TEXT_KEEP = 1 << 20;
 /** Errors that mean a bug or a crash (short message, details in the console) rather than a bad image. */
 const UNEXPECTED: MachineError['code'][] = ['internal', 'emulator-crashed', 'worker-crashed', 'bad-message'];
 /** Errors after which the machine is gone. */
-const FATAL: MachineError['code'][] = ['worker-crashed', 'emulator-crashed', 'guest-panic'];
+const FATAL: MachineError['code'][] = ['worker-crashed', 'emulator-crashed', 'guest-panic', 'guest-boot-failed'];
 
 export class MachineSession implements SerialPort {
   status = $state<SessionStatus>('idle');
@@ -48,6 +50,8 @@ export class MachineSession implements SerialPort {
   lastSave = $state<MachineEvents['state-saved'] | null>(null);
   busy = $state<string | null>(null);
   request = $state.raw<BootRequest | null>(null);
+  /** Memory (MiB) the guest asked for by dying without it (an initrd panic): offered as "Boot again with". */
+  suggestedMemoryMB = $state<number | null>(null);
 
   #bridge: MachineBridge | undefined;
   #listeners = new Set<(bytes: Uint8Array) => void>();
@@ -59,6 +63,10 @@ export class MachineSession implements SerialPort {
   #pausedAt = 0;
   #ticker: ReturnType<typeof setInterval> | undefined;
   #screen: OffscreenCanvas | null = null;
+  /** The emulator crashed on this boot / on the boot before it (a crash that repeats: v86 cannot run the image). */
+  #crashed = false;
+  #crashedBefore = false;
+  #scriptsRunning = 0;
 
   constructor(readonly label: string) {}
 
@@ -113,6 +121,10 @@ export class MachineSession implements SerialPort {
     this.phases = [];
     this.stats = null;
     this.error = null;
+    this.suggestedMemoryMB = null;
+    // One session per image: a crash on its last boot, then another now, means v86 cannot run it.
+    this.#crashedBefore = this.#crashed && !req.restoreStateId;
+    this.#crashed = false;
     this.progress = null;
     this.screenMode = null;
     this.now = 0;
@@ -190,13 +202,27 @@ export class MachineSession implements SerialPort {
    */
   async runScript(steps: ScriptStep[], opts: { onStep?: (s: MachineEvents['script-step']) => void; signal?: AbortSignal } = {}): Promise<MachineEvents['script-done']> {
     if (!this.#bridge) throw new ExpectedError('The machine is not running.', 'Boot it first.');
-    return this.#bridge.request({ type: 'run-script', steps }, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onProgress: opts.onStep } : {}) });
+    this.#scriptsRunning++;
+    try {
+      return await this.#bridge.request({ type: 'run-script', steps }, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onStep ? { onProgress: opts.onStep } : {}) });
+    } finally {
+      this.#scriptsRunning--;
+    }
+  }
+
+  /** A script is typing: attached terminals do not answer the guest's queries meanwhile (SerialPort). */
+  get scriptTyping(): boolean {
+    return this.#scriptsRunning > 0;
   }
 
   /** Resolves with the `ready` mark (the app's prompt); rejects if the machine fails first or on timeout. */
   whenReady(timeoutMs: number, signal?: AbortSignal): Promise<PhaseMark> {
     const now = this.ready;
     if (now) return Promise.resolve(now);
+    const m = this.request?.manifest;
+    if (m && !m.readyMarker && !this.request?.app && !this.request?.restoreStateId) {
+      return Promise.reject(new ExpectedError(`${m.name} has no ready text, so the lab cannot tell when it is ready.`, `Boot it on its own, then set "Mark ready when this text appears" on its Machine page.`));
+    }
     return new Promise((resolve, reject) => {
       const finish = () => {
         clearTimeout(timer);
@@ -258,7 +284,12 @@ export class MachineSession implements SerialPort {
       if (!mine()) return;
       this.phases = [...this.phases, mark];
       if (mark.phase !== 'load' && mark.phase !== 'restored') this.now = Math.max(this.now, mark.at);
-      if (mark.phase === 'ready') for (const w of [...this.#readyWaiters]) w(mark);
+      if (mark.phase === 'ready') {
+        for (const w of [...this.#readyWaiters]) w(mark);
+        // The Library's per-card figure: plain boots only (extra kernel options or memory change the time).
+        const r = this.request;
+        if (r && !r.cmdlineAppend && !r.memoryMB && !r.app && !r.restoreStateId) recordBootTime(r.manifest.name, mark.at);
+      }
       if (mark.phase === 'restored') {
         // The guest does not print anything on its own after a restore: say what happened.
         const meta = this.savedStates.find((st) => st.id === this.request?.restoreStateId);
@@ -313,6 +344,11 @@ export class MachineSession implements SerialPort {
     // A command answered "not running" (a boot stopped while loading, a control on a stopped machine):
     // the caller of that request deals with it; nothing went wrong to show.
     if (e.code === 'not-running' && e.id !== undefined) return;
+    if (e.code === 'emulator-crashed' && this.status !== 'loading') {
+      if (this.#crashedBefore && this.request) e = { ...e, ...repeatedCrash(this.request.manifest.name, e.message.replace(/^The emulator crashed: /, '')) };
+      this.#crashed = true;
+    }
+    if (e.memoryMB) this.suggestedMemoryMB = e.memoryMB;
     const unexpected = UNEXPECTED.includes(e.code);
     if (e.detail || unexpected) console.error(`[${this.label}] ${e.code}: ${e.message}${e.detail ? `\n${e.detail}` : ''}`);
     this.error = { message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(unexpected ? { unexpected } : {}) };

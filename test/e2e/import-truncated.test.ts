@@ -1,0 +1,74 @@
+// A cut-off ISO: the import says so before storing anything, imports only when told to, and the
+// firmware's failure to read it is then shown as what happened and what to do.
+
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Lab, openLab, requireImage, screenshot, stopServer } from './harness.ts';
+
+/** An ISO 9660 image of `blocks` 2 KiB blocks: system area, a primary volume descriptor, a terminator. */
+function iso(blocks: number): Buffer {
+  const b = Buffer.alloc(blocks * 2048);
+  const pvd = 16 * 2048;
+  b[pvd] = 1;
+  b.write('CD001', pvd + 1, 'latin1');
+  b[pvd + 6] = 1;
+  b.writeUInt32LE(blocks, pvd + 80);
+  b.writeUInt32BE(blocks, pvd + 84);
+  b.writeUInt16LE(2048, pvd + 128);
+  b.writeUInt16BE(2048, pvd + 130);
+  const end = 17 * 2048;
+  b[end] = 255;
+  b.write('CD001', end + 1, 'latin1');
+  b[end + 6] = 1;
+  return b;
+}
+
+async function both(page: Page, name: string): Promise<void> {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshot(page, name);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, `${name}-phone`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+describe('a truncated ISO', () => {
+  let lab: Lab;
+
+  beforeAll(async () => {
+    await requireImage('shell-firmware'); // imports of ISOs borrow its SeaBIOS
+    lab = await openLab();
+  });
+  afterAll(async () => {
+    await lab?.close();
+    await stopServer();
+  });
+
+  it('is flagged before import, imported only when accepted, and its read failure explained', async () => {
+    const { page, url } = lab;
+    const whole = iso(2400); // 4.9 MB
+    await page.goto(`${url}#/import`);
+    await page.getByTestId('import-input').setInputFiles({ name: 'rescue.iso', mimeType: 'application/octet-stream', buffer: whole.subarray(0, 100_000) });
+    const warning = page.getByTestId('truncated');
+    await warning.waitFor();
+    expect(await warning.innerText()).toMatch(/rescue\.iso is cut off: its volume descriptor says the CD image has 4\.92 MB, but the file has 100 kB \(2 %\)/);
+    const importButton = page.getByRole('button', { name: 'Import', exact: true });
+    expect(await importButton.isDisabled()).toBe(true);
+    expect(await page.getByLabel(/Memory/).inputValue()).toBe('256');
+    await both(page, 'import-truncated');
+
+    // A whole copy raises no warning.
+    await page.getByTestId('import-input').setInputFiles({ name: 'whole.iso', mimeType: 'application/octet-stream', buffer: whole });
+    await page.getByText('ISO 9660 CD image').waitFor();
+    expect(await page.getByTestId('truncated').count()).toBe(0);
+
+    // Imported anyway: the firmware cannot boot it, and the page says why.
+    await page.getByTestId('import-input').setInputFiles({ name: 'rescue.iso', mimeType: 'application/octet-stream', buffer: whole.subarray(0, 100_000) });
+    await page.getByLabel('Import it anyway').check();
+    await importButton.click();
+    await page.getByRole('link', { name: 'Boot it' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'could not read the CD image' });
+    await alert.waitFor({ timeout: 90_000 });
+    expect(await alert.innerText()).toMatch(/damaged or cut off/);
+    await both(page, 'machine-cd-read-failed');
+  });
+});
