@@ -1,25 +1,15 @@
 // Compare `shell` with the `debian` twin: both reach their prompt, and the table shows both rows and
 // the ratio. Slow: Debian takes a minute or more to boot in v86.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, screenshot, labForFile } from './harness.ts';
 
 describe('compare', () => {
-  let lab: Lab;
-
-  beforeAll(async () => {
-    await requireImage('shell');
-    await requireImage('debian');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell', 'debian');
 
   // Debian needs 60–90 s to its prompt on an idle 2-core host; allow for a busy one.
   it('races shell against debian and shows both rows and the ratio', { timeout: 900_000 }, async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/compare?images=shell,debian`);
     await page.locator('[data-lane="debian"]').waitFor();
     await page.getByRole('button', { name: 'Race' }).click();

@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Worker } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, pollFor, requireImage, ROOT, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, ROOT, labForFile } from './harness.ts';
 
 declare global {
   interface Window {
@@ -15,16 +15,7 @@ declare global {
 }
 
 describe('Content Security Policy', () => {
-  let lab: Lab;
-
-  beforeAll(async () => {
-    await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   it('is in the built HTML and its header, and allows no inline script', async () => {
     const html = await readFile(join(ROOT, 'dist/index.html'), 'utf8');
@@ -34,17 +25,17 @@ describe('Content Security Policy', () => {
       expect(attrs).toMatch(/\bsrc=/);
       expect(body.trim()).toBe('');
     }
-    const policy = (await fetch(lab.url)).headers.get('content-security-policy') ?? '';
+    const policy = (await fetch(t.lab.url)).headers.get('content-security-policy') ?? '';
     expect(policy).toMatch(/(^|; )script-src 'self' 'wasm-unsafe-eval'(;|$)/);
     expect(policy).not.toMatch(/script-src[^;]*'unsafe-(inline|eval)'/);
     expect(policy).toMatch(/(^|; )connect-src [^;]*https: http:/); // share links fetch from other sites
-    await lab.page.goto(lab.url);
-    const meta = await lab.page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+    await t.lab.page.goto(t.lab.url);
+    const meta = await t.lab.page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
     expect(meta).toBe(policy);
   });
 
   it('boots shell to its prompt with no violation reported', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     const seen: string[] = [];
     // In the page: the violation event (installed before any of the page's own scripts run) and the
     // console, where Chromium also logs what a policy refused.
@@ -88,6 +79,6 @@ describe('Content Security Policy', () => {
 
     expect(workers.length).toBeGreaterThan(0);
     expect(await violations()).toEqual([]);
-    expect(lab.errors).toEqual([]);
+    expect(t.lab.errors).toEqual([]);
   });
 });

@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { preview, type PreviewServer } from 'vite';
 import type { Manifest } from '../../images/manifest.ts';
+import { initZstd, zstdDecompress } from '../../worker/zstd.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST = join(ROOT, 'dist');
@@ -130,4 +132,40 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   // From the top, so the sticky header sits where it belongs in a full-page picture.
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Screenshots at desktop (1280×800) and phone (390×844, `<name>-phone`) size; leaves the desktop size set. */
+export async function screenshotBoth(page: Page, name: string): Promise<void> {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshot(page, name);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, `${name}-phone`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** An artifact of a built image as the guest sees it (decompressed), e.g. to import it by hand. */
+export async function rawArtifact(m: Manifest, role: 'vmlinux' | 'initrd'): Promise<Buffer> {
+  const a = m.artifacts.find((x) => x.role === role);
+  if (!a) throw new Error(`${m.name} has no ${role} artifact: rebuild it (npm run images -- build ${m.name})`);
+  const stored = await readFile(join(IMAGES, m.name, a.file!));
+  if (a.compression === 'none') return stored;
+  await initZstd();
+  return Buffer.from(zstdDecompress(stored, a.size));
+}
+
+/**
+ * This test file's lab: checks the built images it needs (their manifests in `images`), opens one
+ * browser on the served app before its tests and closes both after them.
+ */
+export function labForFile<const N extends string>(...names: N[]): { lab: Lab; images: Record<N, Manifest> } {
+  const t = { images: {} } as { lab: Lab; images: Record<N, Manifest> };
+  beforeAll(async () => {
+    for (const n of names) t.images[n] = await requireImage(n);
+    t.lab = await openLab();
+  });
+  afterAll(async () => {
+    await t.lab?.close();
+    await stopServer();
+  });
+  return t;
 }

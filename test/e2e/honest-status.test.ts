@@ -1,63 +1,34 @@
 // An import with no ready text is "running", never "ready"; "Mark ready when this text appears"
 // keeps a ready text with the import, and the next boot is timed to it.
 
-import { decompress, init } from '@bokuweb/zstd-wasm';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../images/manifest.ts';
-import { IMAGES, type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, terminalLines, rawArtifact, screenshotBoth, labForFile } from './harness.ts';
 
-async function rawArtifact(m: Manifest, role: 'vmlinux' | 'initrd'): Promise<Buffer> {
-  const a = m.artifacts.find((x) => x.role === role)!;
-  const stored = await readFile(join(IMAGES, m.name, a.file!));
-  if (a.compression === 'none') return stored;
-  await init();
-  return Buffer.from(decompress(stored));
-}
 
-async function both(page: Page, name: string): Promise<void> {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await screenshot(page, name);
-  await page.setViewportSize({ width: 390, height: 844 });
-  await screenshot(page, `${name}-phone`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 describe('an import with no ready text', () => {
-  let lab: Lab;
-  let shell: Manifest;
-
-  beforeAll(async () => {
-    shell = await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   it('shows as running (never ready) and can be given a ready text that stays with it', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles([
-      { name: 'vmlinux', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'vmlinux') },
-      { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'initrd') },
+      { name: 'vmlinux', mimeType: 'application/octet-stream', buffer: await rawArtifact(t.images.shell, 'vmlinux') },
+      { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(t.images.shell, 'initrd') },
     ]);
     await page.getByLabel('Name').fill('no-marker');
-    await page.getByLabel('Kernel command line').fill(shell.cmdline ?? 'console=ttyS0');
+    await page.getByLabel('Kernel command line').fill(t.images.shell.cmdline ?? 'console=ttyS0');
     await page.getByLabel(/Ready when/).fill('');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     await page.getByRole('link', { name: 'Boot it' }).click();
 
     // The guest reaches its prompt, and the page still does not call it ready.
-    const prompt = shell.readyMarker.trim();
+    const prompt = t.images.shell.readyMarker.trim();
     await pollFor('the shell prompt in the terminal', async () => (await terminalLines(page, 'no-marker')).some((l) => l.includes(prompt)), 120_000);
     await page.locator('[data-status="running"]').waitFor();
     expect(await page.locator('[data-status="ready"]').count()).toBe(0);
     expect(await page.locator('.summary').innerText()).toMatch(/no ready text, so no boot time/);
-    await both(page, 'machine-no-ready-text');
+    await screenshotBoth(page, 'machine-no-ready-text');
 
     // Inspect shows what applies to an import (format, boot method; no packages, no twin diff) and the
     // whole boot log kept so far, not the first byte.
@@ -70,12 +41,12 @@ describe('an import with no ready text', () => {
     const log = await page.locator('.panel.box.wide').last().innerText();
     expect(log).toContain('BusyBox');
     expect(Number(/Whole log \((\d+) lines\)/.exec(log)?.[1])).toBeGreaterThan(1);
-    await both(page, 'inspect-import');
+    await screenshotBoth(page, 'inspect-import');
     await page.goto(`${url}#/machine/no-marker`);
     await pollFor('the shell prompt again', async () => (await terminalLines(page, 'no-marker')).some((l) => l.includes(prompt)), 120_000);
 
     // Mark it ready at the prompt: kept in the stored manifest, and the next boot is timed to it.
-    await page.getByLabel('Mark ready when this text appears').fill(shell.readyMarker);
+    await page.getByLabel('Mark ready when this text appears').fill(t.images.shell.readyMarker);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
     await page.getByText(/it already has/).waitFor();
     await page.getByTestId('ready-marker').getByRole('button', { name: 'Boot again' }).click();

@@ -1,9 +1,8 @@
 // A cut-off ISO: the import says so before storing anything, imports only when told to, and the
 // firmware's failure to read it is then shown as what happened and what to do.
 
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, requireImage, screenshot, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { screenshotBoth, labForFile } from './harness.ts';
 
 /** An ISO 9660 image of `blocks` 2 KiB blocks: system area, a primary volume descriptor, a terminator. */
 function iso(blocks: number): Buffer {
@@ -23,28 +22,12 @@ function iso(blocks: number): Buffer {
   return b;
 }
 
-async function both(page: Page, name: string): Promise<void> {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await screenshot(page, name);
-  await page.setViewportSize({ width: 390, height: 844 });
-  await screenshot(page, `${name}-phone`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 describe('a truncated ISO', () => {
-  let lab: Lab;
-
-  beforeAll(async () => {
-    await requireImage('shell-firmware'); // imports of ISOs borrow its SeaBIOS
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell-firmware');
 
   it('is flagged before import, imported only when accepted, and its read failure explained', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     const whole = iso(2400); // 4.9 MB
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles({ name: 'rescue.iso', mimeType: 'application/octet-stream', buffer: whole.subarray(0, 100_000) });
@@ -54,7 +37,7 @@ describe('a truncated ISO', () => {
     const importButton = page.getByRole('button', { name: 'Import', exact: true });
     expect(await importButton.isDisabled()).toBe(true);
     expect(await page.getByLabel(/Memory/).inputValue()).toBe('256');
-    await both(page, 'import-truncated');
+    await screenshotBoth(page, 'import-truncated');
 
     // A whole copy raises no warning.
     await page.getByTestId('import-input').setInputFiles({ name: 'whole.iso', mimeType: 'application/octet-stream', buffer: whole });
@@ -69,6 +52,6 @@ describe('a truncated ISO', () => {
     const alert = page.getByRole('alert').filter({ hasText: 'could not read the CD image' });
     await alert.waitFor({ timeout: 90_000 });
     expect(await alert.innerText()).toMatch(/damaged or cut off/);
-    await both(page, 'machine-cd-read-failed');
+    await screenshotBoth(page, 'machine-cd-read-failed');
   });
 });

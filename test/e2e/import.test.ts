@@ -1,36 +1,15 @@
 // Importing a file that is not an image: a clear message, and the library stays as it was.
 
-import { decompress, init } from '@bokuweb/zstd-wasm';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../images/manifest.ts';
-import { IMAGES, type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines, typeInTerminal } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, screenshot, terminalLines, typeInTerminal, rawArtifact, labForFile } from './harness.ts';
 
 /** An artifact of a built image as the guest sees it (decompressed). */
-async function rawArtifact(m: Manifest, role: 'vmlinux' | 'initrd'): Promise<Buffer> {
-  const a = m.artifacts.find((x) => x.role === role)!;
-  const stored = await readFile(join(IMAGES, m.name, a.file!));
-  if (a.compression === 'none') return stored;
-  await init();
-  return Buffer.from(decompress(stored));
-}
 
 describe('import', () => {
-  let lab: Lab;
-  let shell: Manifest;
-
-  beforeAll(async () => {
-    shell = await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   it('refuses a file that is not an image, leaving the library unchanged', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/library`);
     await page.locator('[data-image]').first().waitFor();
     const before = await page.locator('[data-image]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.image));
@@ -69,17 +48,17 @@ describe('import', () => {
   });
 
   it("imports a kernel and initrd (shell's own vmlinux: entered directly, no firmware), stores them by hash and boots them", async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles([
-      { name: 'vmlinux', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'vmlinux') },
-      { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(shell, 'initrd') },
+      { name: 'vmlinux', mimeType: 'application/octet-stream', buffer: await rawArtifact(t.images.shell, 'vmlinux') },
+      { name: 'initramfs.cpio', mimeType: 'application/octet-stream', buffer: await rawArtifact(t.images.shell, 'initrd') },
     ]);
     await page.getByText('Linux kernel (vmlinux, entered directly without firmware)').waitFor();
     await page.getByText('initrd (uncompressed cpio)').waitFor();
     await page.getByLabel('Name').fill('my-kernel');
-    await page.getByLabel('Kernel command line').fill(shell.cmdline ?? 'console=ttyS0');
-    await page.getByLabel(/Ready when/).fill(shell.readyMarker);
+    await page.getByLabel('Kernel command line').fill(t.images.shell.cmdline ?? 'console=ttyS0');
+    await page.getByLabel(/Ready when/).fill(t.images.shell.readyMarker);
     await screenshot(page, 'import-recognised');
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     await page.getByRole('link', { name: 'Boot it' }).click();

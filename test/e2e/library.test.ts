@@ -3,34 +3,17 @@
 // boot time in this browser; and on a phone, the Machine tab in view.
 
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, screenshot, screenshotBoth, labForFile } from './harness.ts';
 
-async function both(page: Page, name: string): Promise<void> {
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await screenshot(page, name);
-  await page.setViewportSize({ width: 390, height: 844 });
-  await screenshot(page, `${name}-phone`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 const names = (page: Page, scope = '') => page.locator(`${scope} [data-image]`).evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.image));
 
 describe('library', () => {
-  let lab: Lab;
-
-  beforeAll(async () => {
-    await requireImage('shell');
-    await requireImage('debian');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell', 'debian');
 
   it('starts somewhere: sections in order, smallest appliance first, a Start here link, search and filter', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/library`);
     await page.locator('[data-image]').first().waitFor();
     const sections = await page.locator('[data-section]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.section));
@@ -42,7 +25,7 @@ describe('library', () => {
     expect(await page.getByRole('link', { name: /race shell against debian/ }).getAttribute('href')).toBe('#/compare?images=shell,debian');
     await page.getByText('What the terms mean').click();
     expect(await page.locator('.glossary').innerText()).toMatch(/vmlinux[\s\S]*firmware|firmware[\s\S]*vmlinux/);
-    await both(page, 'library');
+    await screenshotBoth(page, 'library');
 
     await page.getByLabel('Search images').fill('sqlite');
     await pollFor('only sqlite to be listed', async () => JSON.stringify(await names(page)) === '["sqlite"]');
@@ -53,7 +36,7 @@ describe('library', () => {
   });
 
   it("shows the last boot time measured in this browser on the image's card", async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     expect(await page.locator('[data-image="shell"] [data-boot-time]').innerText()).toMatch(/not booted here yet/);
     await page.goto(`${url}#/machine/shell`);
     await pollFor('shell to be ready', () => page.locator('[data-status="ready"]').count(), 120_000);
@@ -73,6 +56,6 @@ describe('library', () => {
     await page.goto(`${url}#/library`);
     const card = await page.locator('[data-image="shell"] [data-boot-time]').innerText();
     expect(card).toContain('in this browser');
-    expect([ready, again].some((t) => card.includes(t))).toBe(true);
+    expect([ready, again].some((text) => card.includes(text))).toBe(true);
   });
 });

@@ -1,25 +1,16 @@
 // Store `shell` from the library, boot it and talk to it; then boot it again with the image files
 // cut off, from this browser's IndexedDB alone. Screenshots of the library, machine and inspect views.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer, terminalLines, typeInTerminal } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, screenshot, terminalLines, typeInTerminal, labForFile } from './harness.ts';
 
 const BOOT_MS = 120_000;
 
 describe('library and machine', () => {
-  let lab: Lab;
-
-  beforeAll(async () => {
-    await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   async function bootAndEcho(word: string): Promise<void> {
-    const { page } = lab;
+    const { page } = t.lab;
     await pollFor('shell to reach its prompt', () => page.locator('[data-status="ready"]').count(), BOOT_MS);
     await typeInTerminal(page, 'shell', `echo ${word}`);
     // The answer is a line of its own, apart from the echoed command line.
@@ -27,7 +18,7 @@ describe('library and machine', () => {
   }
 
   it('stores shell, boots it and answers echo hi', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.goto(`${url}#/library`);
     const card = page.locator('[data-image="shell"]');
     await card.waitFor();
@@ -49,7 +40,7 @@ describe('library and machine', () => {
   });
 
   it('boots shell again from IndexedDB with the image files cut off', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     const attempted: string[] = [];
     await page.route('**/images/**', (route) => {
       attempted.push(new URL(route.request().url()).pathname);

@@ -1,26 +1,15 @@
 // Storing refuses a download whose bytes do not match the manifest's sha256, says so, and leaves the
 // image not stored; a server that is gone gets a message with what to do.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../images/manifest.ts';
-import { type Lab, openLab, pollFor, requireImage, screenshot, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, screenshot, labForFile } from './harness.ts';
 
 describe('storing errors', () => {
-  let lab: Lab;
-  let shell: Manifest;
-
-  beforeAll(async () => {
-    shell = await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   it('refuses a corrupted artifact with a clear message', async () => {
-    const { page, url } = lab;
-    const kernel = shell.artifacts.find((a) => a.role === 'vmlinux')!;
+    const { page, url } = t.lab;
+    const kernel = t.images.shell.artifacts.find((a) => a.role === 'vmlinux')!;
     // Same length, different bytes: only the hash can tell.
     await page.route(`**/images/shell/${kernel.file}`, (route) => route.fulfill({ status: 200, body: Buffer.alloc(kernel.compressedSize, 0x5a) }));
     await page.goto(`${url}#/library`);
@@ -37,7 +26,7 @@ describe('storing errors', () => {
   });
 
   it('says what to do when a download fails', async () => {
-    const { page, url } = lab;
+    const { page, url } = t.lab;
     await page.route('**/images/shell/**', (route) => route.abort('connectionrefused'));
     await page.goto(`${url}#/library`);
     const card = page.locator('[data-image="shell"]');

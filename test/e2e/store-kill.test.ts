@@ -3,9 +3,8 @@
 // Then the same store, left to finish, leaves the image stored with exactly its files.
 
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../images/manifest.ts';
-import { type Lab, openLab, pollFor, requireImage, stopServer } from './harness.ts';
+import { describe, expect, it } from 'vitest';
+import { pollFor, labForFile } from './harness.ts';
 
 /**
  * Records holding bytes in this origin's IndexedDB, in every database and object store there is, so the
@@ -31,27 +30,17 @@ function storedBlobs(page: Page): Promise<number> {
 const stored = (page: Page) => page.locator('[data-image="shell"] [data-stored]').getAttribute('data-stored');
 
 describe('a store killed with its tab', () => {
-  let lab: Lab;
-  let shell: Manifest;
-
-  beforeAll(async () => {
-    shell = await requireImage('shell');
-    lab = await openLab();
-  });
-  afterAll(async () => {
-    await lab?.close();
-    await stopServer();
-  });
+  const t = labForFile('shell');
 
   it('leaves the image not stored and no orphans after a reload', async () => {
-    const { context, page, url } = lab;
-    const kernel = shell.artifacts.find((a) => a.role === 'vmlinux')!;
+    const { context, page, url } = t.lab;
+    const kernel = t.images.shell.artifacts.find((a) => a.role === 'vmlinux')!;
     // The kernel's download never ends: the store is in flight, its other files written, when the tab dies.
     await page.route(`**/images/shell/${kernel.file}`, () => undefined);
     await page.goto(`${url}#/library`);
     await pollFor('the library to list shell', async () => (await stored(page)) === 'no');
     await page.locator('[data-image="shell"]').getByRole('button', { name: /^Store/ }).click();
-    const others = shell.artifacts.length - 1;
+    const others = t.images.shell.artifacts.length - 1;
     await pollFor(`shell's other ${others} files in IndexedDB`, async () => (await storedBlobs(page)) >= others, 60_000);
 
     const crashed = new Promise((ok) => page.once('crash', ok));
@@ -74,7 +63,7 @@ describe('a store killed with its tab', () => {
     await pollFor('shell to be stored', async () => (await stored(again)) === 'yes', 60_000);
     await again.reload();
     await pollFor('shell to read stored after a reload', async () => (await stored(again)) === 'yes');
-    expect(await storedBlobs(again)).toBe(new Set(shell.artifacts.map((a) => a.sha256)).size);
+    expect(await storedBlobs(again)).toBe(new Set(t.images.shell.artifacts.map((a) => a.sha256)).size);
     await again.close();
   });
 });
