@@ -3,8 +3,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compress } from '@bokuweb/zstd-wasm';
-import { initZstd } from './archive/index.ts';
+import { initZstd, zstdCompress as compress } from './zstd.ts';
 import { sha256Hex } from './hash.ts';
 import { chunkFile, chunkedDigestText, type Artifact, type ArtifactRole } from './manifest.ts';
 

@@ -1,40 +1,13 @@
-// zstd for the machine: decompresses stored artifacts and compresses saved states (v86 reads zstd
-// states natively). @bokuweb/zstd-wasm resolves to its Node build in Node and its web build in a bundle.
+// zstd for the machine: stored artifacts and saved states (v86 reads zstd states natively), through the
+// one wrapper and init guard every layer shares (images/zstd.ts).
 
-import { compress, decompress, init as initWasm } from '@bokuweb/zstd-wasm';
+import { zstdCompress as compressAt } from '../images/zstd.ts';
 
-// The web build's init takes the wasm URL; the Node build's (whose types TypeScript picks) takes nothing.
-const init = initWasm as (wasmUrl?: string) => Promise<void>;
+export { initZstd, isZstd, ZSTD_MAGIC, zstdDecompress } from '../images/zstd.ts';
 
 /** zstd level for saved states. Measured on a 128 MiB guest: level 1 is ~10% larger, level 3 ~3× slower. */
 export const STATE_ZSTD_LEVEL = 3;
 
-/** The first four bytes of every zstd frame (0xFD2FB528, little-endian). */
-export const ZSTD_MAGIC = 0xfd2fb528;
-
-let ready: Promise<void> | undefined;
-
-/**
- * Loads the zstd wasm once. `wasmUrl` is for bundled browser code, where the wasm file is an emitted
- * asset; the Node build finds its wasm itself.
- */
-export function initZstd(wasmUrl?: string): Promise<void> {
-  ready ??= init(wasmUrl).catch((e: unknown) => {
-    ready = undefined;
-    throw new Error('could not load the zstd decompressor (wasm)', { cause: e });
-  });
-  return ready;
-}
-
-export function isZstd(bytes: Uint8Array): boolean {
-  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ZSTD_MAGIC;
-}
-
-/** Decompresses one zstd frame whose content is `rawSize` bytes. Call `initZstd()` first. */
-export function zstdDecompress(bytes: Uint8Array, rawSize: number): Uint8Array {
-  return decompress(bytes, { defaultHeapSize: Math.max(rawSize, 1) });
-}
-
 export function zstdCompress(bytes: Uint8Array, level = STATE_ZSTD_LEVEL): Uint8Array {
-  return compress(bytes, level);
+  return compressAt(bytes, level);
 }

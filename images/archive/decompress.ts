@@ -4,19 +4,11 @@ import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 import { xz } from '@napi-rs/lzma';
 import * as zstd from '@bokuweb/zstd-wasm';
+import { initZstd, isZstd } from '../zstd.ts';
+
+export { initZstd };
 
 const gunzipAsync = promisify(gunzip);
-let zstdReady: Promise<void> | undefined;
-
-/**
- * Initializes @bokuweb/zstd-wasm once per process. Its `init()` re-instantiates the module on every
- * call and a second call leaves it broken for a while (decompress then fails with code -10), so every
- * user of the library in this process must go through this function instead of calling `init()`.
- */
-export function initZstd(): Promise<void> {
-  zstdReady ??= zstd.init();
-  return zstdReady;
-}
 
 /** Decompresses by the file name's suffix (`.xz`, `.zst`, `.gz`, or no suffix for plain). */
 export async function decompressByName(name: string, data: Uint8Array): Promise<Uint8Array> {
@@ -27,8 +19,6 @@ export async function decompressByName(name: string, data: Uint8Array): Promise<
   throw new Error(`${name}: unsupported compression (expected .xz, .zst, .gz or none)`);
 }
 
-const ZSTD_MAGIC = 0xfd2fb528;
-
 /**
  * zstd via @bokuweb/zstd-wasm, whose one-shot decompress needs an output capacity: the frame header's
  * content size when present (first frame only), else a guess that is doubled until it fits (streaming
@@ -36,9 +26,7 @@ const ZSTD_MAGIC = 0xfd2fb528;
  */
 export async function zstdDecompress(data: Uint8Array): Promise<Uint8Array> {
   await initZstd();
-  if (data.length < 4 || new DataView(data.buffer, data.byteOffset).getUint32(0, true) !== ZSTD_MAGIC) {
-    throw new Error('not zstd data (bad magic)');
-  }
+  if (!isZstd(data)) throw new Error('not zstd data (bad magic)');
   const limit = 2 ** 31 - 2 ** 20; // the wasm heap is 32-bit
   let capacity = Math.max(1 << 20, data.length * 8);
   for (;;) {

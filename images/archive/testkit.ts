@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { xz } from '@napi-rs/lzma';
-import * as zstd from '@bokuweb/zstd-wasm';
 import * as openpgp from 'openpgp';
 import tarStream from 'tar-stream';
-import { initZstd } from './decompress.ts';
+import { initZstd, zstdCompress } from '../zstd.ts';
 import { sha256Hex } from './release.ts';
 
 export interface TarSpec {
@@ -71,7 +70,7 @@ export async function compress(data: Uint8Array, how: Compression): Promise<Uint
   if (how === 'gz') return promisify(gzip)(data);
   if (how === 'zst') {
     await initZstd();
-    return zstd.compress(Buffer.from(data), 3);
+    return zstdCompress(data, 3);
   }
   return data;
 }

@@ -2,17 +2,15 @@
 // a link opens only the exact bytes it was made with (each artifact is itself verified by its sha256).
 
 import type { Manifest } from '../../../images/manifest.ts';
+import { sha256Hex } from '../../../worker/artifacts.ts';
+
+// The page hashes with the worker's one WebCrypto helper (the builder's is images/hash.ts, Node's crypto).
+export { sha256Hex };
 
 /** The text hashed to name an image: one `role sha256` line per artifact, sorted. */
 export function imageDigestText(manifest: Pick<Manifest, 'artifacts'>): string {
   const lines = manifest.artifacts.map((a) => `${a.role} ${a.sha256}`).sort();
   return `whittle-image-v1\n${lines.join('\n')}\n`;
-}
-
-export async function sha256Hex(data: BufferSource | string): Promise<string> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export function imageDigest(manifest: Pick<Manifest, 'artifacts'>): Promise<string> {
