@@ -40,6 +40,7 @@ import { publishDir, writeFileAtomic } from './publish.ts';
 import { loadRecipe, recipeNames, type RecipeSource } from './recipes.ts';
 import type { Recipe } from './recipe.ts';
 import { BUILDER_OWNER, RootTree, trim as trimTree, type TrimReport } from './rootfs.ts';
+import { treeSurface } from './surface.ts';
 import { epochOfDate, sourceDateEpoch } from './source-date-epoch.ts';
 
 /** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel). */
@@ -414,6 +415,8 @@ async function writeManifest(ctx: BuildContext): Promise<void> {
     inputs: await applianceInputs(recipe.name, ctx.opts.recipesDir),
     recipe: recipe.name,
     inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
+    // Counted from the tree packed into the initramfs above.
+    surface: treeSurface(tree),
   };
   await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   ctx.manifest = manifest;

@@ -14,7 +14,7 @@ const IMAGES_DIR = fileURLToPath(new URL('./', import.meta.url));
 /** The builder's own files whose change can change an appliance (tests and the twin's code excluded). */
 const APPLIANCE_CODE = ['.', 'archive', 'archive/keys', 'kernel', 'kernel/fragments'];
 /** The twin is slow to build: only the code that makes it counts (the pipeline's stages and its own). */
-const TWIN_CODE = ['build.ts', 'firmware.ts', 'source-date-epoch.ts', 'manifest.ts', 'artifacts.ts', 'hash.ts', 'distro/debian.ts'];
+const TWIN_CODE = ['build.ts', 'firmware.ts', 'source-date-epoch.ts', 'manifest.ts', 'artifacts.ts', 'hash.ts', 'surface.ts', 'elf.ts', 'distro/debian.ts'];
 
 /** sha256 of each builder file, keyed by its path under images/ (folders: their files, not deeper). */
 function codeHashes(entries: readonly string[], root = IMAGES_DIR): Record<string, string> {

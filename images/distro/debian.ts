@@ -12,6 +12,7 @@ import { sha256Hex } from '../hash.ts';
 import { HostProcessError, requireHostTools, runHostTool, spawnHostTool } from '../host-process.ts';
 import { fail } from '../log.ts';
 import { twinInputs } from '../inputs.ts';
+import { readTreeSurface } from '../surface.ts';
 import { MANIFEST_SCHEMA, type AppEntry, type Manifest, type PackageShare } from '../manifest.ts';
 import { explainInstallFailure } from './install-failure.ts';
 
@@ -467,6 +468,8 @@ export async function writeDistroManifest(ctx: BuildContext): Promise<void> {
     },
     lockHash: sha256Hex(pinsText),
     inputs: twinInputs(d.pins),
+    // Counted from the installed tree that went onto the disk.
+    surface: await readTreeSurface(d.root),
   };
   await writeFile(join(ctx.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   ctx.manifest = manifest;

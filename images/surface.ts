@@ -1,0 +1,219 @@
+// An image's attack surface, as the manifest lists it for the appliance and its twin alike: setuid and
+// setgid files, accounts with a login shell, executables and shared libraries (counted from the files
+// the builder packs), and the sockets listening once the app is up (read from the guest's /proc/net).
+// The counting and parsing are pure; readTreeSurface walks a tree on disk (the twin's).
+
+import { lstat, open, opendir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isElf } from './elf.ts';
+import type { ListeningSocket, Surface } from './manifest.ts';
+import type { RootTree } from './rootfs.ts';
+
+/** A file as the surface counts it: its path in the image, type, mode (with setuid/setgid bits) and first bytes. */
+export interface SurfaceFile {
+  /** Path in the image, without a leading slash. */
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'char' | 'other';
+  /** Permission bits including setuid (0o4000) and setgid (0o2000). */
+  mode: number;
+  /** At least the first HEAD_BYTES of a regular file (its ELF header or `#!`); more is fine. */
+  head?: Uint8Array;
+}
+
+/** Bytes of a file's start the classification reads: an ELF header (isElf wants all 52) or a `#!`. */
+export const HEAD_BYTES = 52;
+
+/** Shells that mean "no login": Debian gives system accounts nologin (or false). */
+const NO_LOGIN = /(^|\/)(nologin|false)$/;
+/** Shared objects by name: lib*.so.N, dlopen'd modules (*.so), and the dynamic loader itself. */
+const SHARED_OBJECT = /\.so(\.[0-9][^/]*)?$|(^|\/)ld-linux[^/]*$/;
+
+function isScript(head: Uint8Array): boolean {
+  return head.length >= 2 && head[0] === 0x23 && head[1] === 0x21;
+}
+
+/** The static part of the surface: every regular file's mode and first bytes, and /etc/passwd's text. */
+export function staticSurface(files: Iterable<SurfaceFile>, passwd: string | undefined): Omit<Surface, 'sockets'> {
+  const setuid: string[] = [];
+  const setgid: string[] = [];
+  let executables = 0;
+  let sharedLibraries = 0;
+  for (const f of files) {
+    if (f.type !== 'file') continue;
+    // Set-group-ID on a directory only makes new files inherit the group: no privilege, not counted.
+    if (f.mode & 0o4000) setuid.push(`/${f.path}`);
+    if (f.mode & 0o2000) setgid.push(`/${f.path}`);
+    const head = f.head ?? new Uint8Array();
+    const elf = isElf(head);
+    if (elf && SHARED_OBJECT.test(f.path)) sharedLibraries++;
+    else if (f.mode & 0o111 && (elf || isScript(head))) executables++;
+  }
+  return { setuid: setuid.sort(), setgid: setgid.sort(), loginAccounts: loginAccounts(passwd ?? ''), executables, sharedLibraries };
+}
+
+/** Accounts in an /etc/passwd whose shell is a program one can log in to (not nologin or false). */
+export function loginAccounts(passwd: string): Surface['loginAccounts'] {
+  const out: Surface['loginAccounts'] = [];
+  for (const line of passwd.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const f = line.split(':');
+    if (f.length < 7) continue;
+    const shell = f[6].trim();
+    const uid = Number(f[2]);
+    if (!shell || NO_LOGIN.test(shell) || !Number.isInteger(uid)) continue;
+    out.push({ name: f[0], uid, shell });
+  }
+  return out;
+}
+
+// ---- sockets: /proc/net as the guest prints it -----------------------------------------------------
+
+export const PROC_NET_FILES = ['tcp', 'tcp6', 'udp', 'udp6', 'unix'] as const;
+const BEGIN = 'WHITTLE-SURFACE-BEGIN';
+const END = 'WHITTLE-SURFACE-END';
+
+/**
+ * The shell line that prints /proc/net between markers. The markers are split by quotes so the line's
+ * own echo never matches them; a file the kernel lacks (no IPv6, no network stack) prints `absent`.
+ */
+export const SOCKETS_COMMAND =
+  `echo ${BEGIN.slice(0, 8)}''${BEGIN.slice(8)}; for f in ${PROC_NET_FILES.join(' ')}; do echo "== $f"; ` +
+  `cat /proc/net/$f 2>/dev/null || echo absent; done; echo ${END.slice(0, 8)}''${END.slice(8)}`;
+/** Text `SOCKETS_COMMAND` prints last: what to wait for on the console. */
+export const SOCKETS_DONE = END;
+
+/** TCP state 0A is LISTEN (include/net/tcp_states.h); an unconnected bound UDP socket sits in 07 (CLOSE). */
+const TCP_LISTEN = '0A';
+const UDP_UNCONNECTED = '07';
+/** __SO_ACCEPTCON in /proc/net/unix's Flags: a socket that listen()ed (include/linux/net.h). */
+const SO_ACCEPTCON = 0x10000;
+const UNIX_TYPES: Record<string, string> = { '0001': 'stream', '0002': 'dgram', '0005': 'seqpacket' };
+
+/** What `SOCKETS_COMMAND` printed, as listening sockets; throws when the markers are not in `text`. */
+export function parseSocketsDump(text: string): { network: boolean; listening: ListeningSocket[] } {
+  const clean = text.replace(/\r/g, '');
+  const start = clean.lastIndexOf(`${BEGIN}\n`);
+  const end = clean.indexOf(END, start);
+  if (start < 0 || end < 0) throw new Error(`no ${BEGIN} … ${END} block in the console output`);
+  const sections = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of clean.slice(start + BEGIN.length + 1, end).split('\n')) {
+    const head = /^== (\w+)$/.exec(line);
+    if (head) sections.set(head[1], (current = []));
+    else if (current && line.trim()) current.push(line);
+  }
+  const listening: ListeningSocket[] = [];
+  let network = false;
+  for (const name of PROC_NET_FILES) {
+    const lines = sections.get(name);
+    if (!lines || lines[0] === 'absent') continue;
+    network = true;
+    listening.push(...(name === 'unix' ? parseProcNetUnix(lines.join('\n')) : parseProcNetInet(name, lines.join('\n'))));
+  }
+  return { network, listening: dedupe(listening) };
+}
+
+/** Listening sockets in /proc/net/{tcp,tcp6,udp,udp6}: TCP in LISTEN, UDP bound and unconnected. */
+export function parseProcNetInet(proto: 'tcp' | 'tcp6' | 'udp' | 'udp6', text: string): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (!/^\d+:$/.test(f[0] ?? '') || f.length < 10) continue;
+    const [addr, port] = f[1].split(':');
+    const state = f[3];
+    const listens = proto.startsWith('tcp') ? state === TCP_LISTEN : state === UDP_UNCONNECTED && port !== '0000';
+    if (!listens) continue;
+    const host = proto.endsWith('6') ? `[${ipv6(addr)}]` : ipv4(addr);
+    out.push({ proto, local: `${host}:${parseInt(port, 16)}`, uid: Number(f[7]) });
+  }
+  return out;
+}
+
+/** Listening sockets in /proc/net/unix: stream/seqpacket that listen()ed, datagram sockets bound to a name. */
+export function parseProcNetUnix(text: string): ListeningSocket[] {
+  const out: ListeningSocket[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (!/^[0-9a-f]+:$/i.test(f[0] ?? '') || f.length < 7) continue;
+    const flags = parseInt(f[3], 16);
+    const type = UNIX_TYPES[f[4]] ?? `type ${f[4]}`;
+    const path = f.slice(7).join(' ');
+    const listens = flags & SO_ACCEPTCON || (type === 'dgram' && path !== '');
+    if (!listens) continue;
+    out.push({ proto: 'unix', local: path || '(unnamed)', type });
+  }
+  return out;
+}
+
+/** /proc/net prints an IPv4 address as one 32-bit word in host order (x86: little-endian). */
+function ipv4(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
+}
+
+/** /proc/net prints an IPv6 address as four 32-bit words, each in host order. */
+function ipv6(hex: string): string {
+  const bytes: number[] = [];
+  for (let w = 0; w < 4; w++) {
+    const word = hex.slice(w * 8, w * 8 + 8);
+    for (let i = 3; i >= 0; i--) bytes.push(parseInt(word.slice(i * 2, i * 2 + 2), 16));
+  }
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i] << 8) | bytes[i + 1]).toString(16));
+  // RFC 5952: the longest run of two or more zero groups becomes "::".
+  let best = { at: -1, len: 1 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  if (best.at < 0) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
+}
+
+function dedupe(sockets: ListeningSocket[]): ListeningSocket[] {
+  const seen = new Map<string, ListeningSocket>();
+  for (const s of sockets) seen.set(`${s.proto} ${s.local} ${s.type ?? ''}`, s);
+  return [...seen.values()].sort((a, b) => (a.proto + a.local < b.proto + b.local ? -1 : 1));
+}
+
+/** The static surface of an appliance's tree: the files the builder packs into the initramfs. */
+export function treeSurface(tree: RootTree): Omit<Surface, 'sockets'> {
+  const passwd = tree.resolve('etc/passwd');
+  const files = tree.files().map((e): SurfaceFile => ({ path: e.path, type: e.type, mode: e.mode, head: e.data }));
+  return staticSurface(files, passwd?.data ? new TextDecoder().decode(passwd.data) : undefined);
+}
+
+// ---- a tree on disk (the twin's) ------------------------------------------------------------------
+
+/** The static surface of a root filesystem on disk: one walk, reading only the first bytes of executable-looking files. */
+export async function readTreeSurface(root: string): Promise<Omit<Surface, 'sockets'>> {
+  const files: SurfaceFile[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    const st = await lstat(join(root, rel));
+    if (st.isDirectory()) {
+      const names: string[] = [];
+      for await (const entry of await opendir(join(root, rel))) names.push(entry.name);
+      for (const name of names.sort()) await visit(rel ? `${rel}/${name}` : name);
+      return;
+    }
+    if (!st.isFile()) return;
+    const mode = st.mode & 0o7777;
+    let head: Uint8Array | undefined;
+    if (mode & 0o111 || SHARED_OBJECT.test(rel)) {
+      const fh = await open(join(root, rel), 'r');
+      try {
+        const b = new Uint8Array(HEAD_BYTES);
+        const { bytesRead } = await fh.read(b, 0, HEAD_BYTES, 0);
+        head = b.subarray(0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    }
+    files.push({ path: rel, type: 'file', mode, head });
+  };
+  await visit('');
+  const passwd = await readFile(join(root, 'etc/passwd'), 'utf8').catch(() => undefined);
+  return staticSurface(files, passwd);
+}
