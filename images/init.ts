@@ -40,11 +40,21 @@ export function envFile(recipe: Recipe): string {
   return Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
 }
 
+/**
+ * Kernel command-line word that makes the console a probe: when the console program exits (the host
+ * types ^D after its script), a shell with this prompt takes ttyS0 while the services keep running,
+ * so the builder can read the guest (images/surface.ts reads /proc/net there). Without it, nothing changes.
+ */
+export const PROBE_FLAG = 'whittle.probe';
+export const PROBE_PROMPT = 'probe# ';
+
 /** busybox init's table: the console app on ttyS0, respawned; nothing else. */
 export function inittab(recipe: Recipe): string {
   // A serial line reports 0 columns; line editors (linenoise in redis-cli) then ask the terminal for
   // its cursor position and wait for an answer a headless machine never sends. Give it a size.
-  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; exec ${recipe.init.console}`)}`;
+  // The probe test uses shell builtins only (`read`, `case`): no program the appliance might not keep.
+  const probe = `read -r c </proc/cmdline; case " $c " in *" ${PROBE_FLAG} "*) ${recipe.init.console}; PS1=${shq(PROBE_PROMPT)} exec /bin/sh;; esac; `;
+  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; ${probe}exec ${recipe.init.console}`)}`;
   return `# The "${recipe.name}" appliance's console program on the serial line, restarted when it exits.\nttyS0::respawn:${run}\n`;
 }
 
