@@ -59,6 +59,8 @@ beforeAll(async () => {
       description: 'a test appliance',
       app: 'app',
       packages: ['busybox-static', 'app'],
+      // The rules pipeline (a traced recipe boots its wide tree: test/boot/trace.test.ts).
+      trim: 'rules',
       exclude: ['debconf'],
       init: { console: 'app' },
       readyMarker: 'app> ',

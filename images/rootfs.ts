@@ -13,6 +13,9 @@ export interface TreeEntry {
   data?: Uint8Array;
   linkTarget?: string;
   rdev?: { major: number; minor: number };
+  /** Numeric owner and group (default 0): a wide tree keeps what dpkg and the maintainer scripts set. */
+  uid?: number;
+  gid?: number;
   /** Package that shipped it, or `whittle` for files the builder adds. */
   owner: string;
 }
@@ -132,7 +135,7 @@ export class RootTree {
   /** The tree as a sorted newc cpio (parents before children, every mtime `epoch`). */
   toCpio(epoch: number): Uint8Array {
     const sorted = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const entries: CpioEntry[] = sorted.map((e) => ({ path: e.path, type: e.type, mode: e.mode, data: e.data, linkTarget: e.linkTarget, rdev: e.rdev }));
+    const entries: CpioEntry[] = sorted.map((e) => ({ path: e.path, type: e.type, mode: e.mode, data: e.data, linkTarget: e.linkTarget, rdev: e.rdev, uid: e.uid, gid: e.gid }));
     return writeCpio(entries, epoch);
   }
 }

@@ -192,14 +192,13 @@ async function installDebian(ctx: BuildContext, d: DistroState): Promise<void> {
   await writeFile(join(d.work, 'pins.pref'), aptPinPreferences(d.pins));
   await writeFile(join(d.work, 'fstab'), TWIN_FSTAB);
   const mirror = ctx.opts.mirror();
-  const result = await spawnHostTool('mmdebstrap', mmdebstrapArgs({ mirror, pins: d.pins }, d.root), {
-    env: {
-      ...process.env,
-      SOURCE_DATE_EPOCH: String(ctx.epoch),
-      WHITTLE_APT_CACHE: d.aptCache,
-      WHITTLE_WORK: d.work,
-      LC_ALL: 'C.UTF-8',
-    },
+  await runMmdebstrap(ctx, mmdebstrapArgs({ mirror, pins: d.pins }, d.root), mirror, { WHITTLE_APT_CACHE: d.aptCache, WHITTLE_WORK: d.work });
+}
+
+/** Runs mmdebstrap (the twin's install, an appliance's wide tree) with apt's and dpkg's lines as progress; explains a failure. */
+export async function runMmdebstrap(ctx: BuildContext, args: string[], mirror: string, env: Record<string, string> = {}): Promise<void> {
+  const result = await spawnHostTool('mmdebstrap', args, {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(ctx.epoch), LC_ALL: 'C.UTF-8', ...env },
     onLine: (line) => ctx.opts.log.info(`mmdebstrap: ${line}`),
     signal: ctx.opts.signal,
   });

@@ -45,8 +45,8 @@ describe('keepTraced', () => {
     const reason = (p: string) => d.reasons.get(p);
     expect(reason('usr/bin/irb3.1')).toEqual({ kind: 'traced', step: 'smoke 1' });
     expect(reason('usr/lib/i386-linux-gnu/ruby/3.1.0/psych.so')).toEqual({ kind: 'traced', step: 'smoke 2' });
-    // The script's interpreter is not an ELF need: it was traced (irb3.1 ran it) or it is gone.
-    expect(reason('usr/bin/ruby3.1')).toBeUndefined();
+    // A kept script's #! interpreter stays, as an ELF's PT_INTERP does.
+    expect(reason('usr/bin/ruby3.1')).toEqual({ kind: 'needed-by', elf: '/usr/bin/irb3.1' });
     expect(reason('usr/lib/i386-linux-gnu/libyaml.so.0')).toEqual({ kind: 'needed-by', elf: '/usr/lib/i386-linux-gnu/ruby/3.1.0/psych.so' });
     // libc found through the /lib link: both the link and the library are kept.
     expect(reason('lib')).toEqual({ kind: 'needed-by', elf: '/usr/lib/i386-linux-gnu/ruby/3.1.0/psych.so' });
@@ -59,12 +59,21 @@ describe('keepTraced', () => {
       expect.arrayContaining([
         ['usr/lib/ruby/3.1.0/csv.rb', 'not touched'],
         ['usr/lib/i386-linux-gnu/libgmp.so.10', 'not touched'],
-        ['usr/lib/i386-linux-gnu/libruby.so.3.1.2', 'not touched'],
-        ['usr/bin/ruby3.1', 'not touched'],
         ['etc/lighttpd/lighttpd.conf', 'not touched'],
       ]),
     );
     expect(d.notInTree).toEqual(['var/log/created-at-run-time.log']);
+  });
+
+  it("keeps the #! interpreter of kept scripts through the /bin link (/init's /bin/sh)", () => {
+    const tree = wideTree();
+    tree.add({ path: 'usr/bin/dash', type: 'file', mode: 0o755, data: makeElf({ interp: '/lib/ld-linux.so.2', needed: ['libc.so.6'] }), owner: 'dash' });
+    tree.add({ path: 'usr/bin/sh', type: 'symlink', mode: 0o777, linkTarget: 'dash', owner: 'dash' });
+    const d = keepTraced(tree, new Map(), { keep: [] });
+    expect(d.reasons.get('bin')).toEqual({ kind: 'needed-by', elf: '/init' });
+    expect(d.reasons.get('usr/bin/sh')).toEqual({ kind: 'needed-by', elf: '/init' });
+    expect(d.reasons.get('usr/bin/dash')).toEqual({ kind: 'needed-by', elf: '/init' });
+    expect(d.reasons.get('usr/lib/i386-linux-gnu/libc.so.6')).toEqual({ kind: 'needed-by', elf: '/usr/bin/dash' });
   });
 
   it('follows symlink chains to their target and keeps every link on the way', () => {

@@ -1,6 +1,7 @@
 // Keep what was touched: from the wide tree, the paths the traced run touched, the DT_NEEDED closure
 // of every kept ELF file, the symlinks on the way to anything kept, the parent directories, the
-// builder's own files (/init and what it starts are traced like the rest) and the recipe's `keep`
+// builder's own files (/init and what it starts are traced like the rest), the interpreters of kept
+// `#!` scripts and the recipe's `keep`
 // globs. Everything else goes. Every kept path gets the reason it is there (images/trace/files.ts).
 
 import picomatch from 'picomatch';
@@ -8,6 +9,14 @@ import { posix } from 'node:path';
 import { readElf } from '../elf.ts';
 import { BUILDER_OWNER, findLibrary, type RootTree, type TrimReport } from '../rootfs.ts';
 import type { KeptReason } from './files.ts';
+
+/** The interpreter a `#!` script names, if it is one. */
+export function shebang(data: Uint8Array): string | undefined {
+  if (data[0] !== 0x23 || data[1] !== 0x21) return undefined;
+  const end = data.indexOf(0x0a);
+  const line = new TextDecoder().decode(data.subarray(2, end < 0 ? Math.min(data.length, 256) : end)).trim();
+  return /^\/\S+/.exec(line)?.[0];
+}
 
 export interface KeepDecision {
   /** path (no leading slash) → why it stays. */
@@ -62,7 +71,17 @@ export function keepTraced(tree: RootTree, traced: ReadonlyMap<string, string>, 
       } catch {
         info = undefined; // a truncated ELF-looking data file: nothing it needs
       }
-      if (!info) continue;
+      if (!info) {
+        // A script: the kernel runs its #! interpreter as it loads an ELF's PT_INTERP (the trace may not
+        // see the interpreter's path: links followed early in boot keep their atime).
+        const interp = shebang(e.data);
+        const hit = interp ? tree.chain(interp) : undefined;
+        if (hit) {
+          for (const l of hit.links) add(l, { kind: 'needed-by', elf: `/${path}` });
+          add(hit.entry.path, { kind: 'needed-by', elf: `/${path}` });
+        }
+        continue;
+      }
       const needed = [...(info.interpreter ? [tree.chain(info.interpreter)] : []), ...info.needed.map((n) => findLibrary(tree, n))];
       for (const hit of needed) {
         if (!hit) continue;

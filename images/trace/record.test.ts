@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MARK_DIR, parseStatTime, parseWalk, touchedPaths, WALK_BEGIN, WALK_END } from './record.ts';
+import { MARK_PREFIX, parseStatTime, parseWalk, touchedPaths, WALK_BEGIN, WALK_END } from './record.ts';
 
 const EPOCH = '2026-07-11 10:16:37.000000000 +0000';
 const t = (s: string) => `2026-12-01 16:00:${s} +0000`;
@@ -19,9 +19,9 @@ describe('parseStatTime', () => {
 
 describe('trace recorder', () => {
   const output = walk([
-    `${t('01.000000000')}|${t('01.000000000')}|regular empty file|${MARK_DIR}/01-smoke-1`,
-    `${t('05.000000000')}|${t('05.000000000')}|regular empty file|${MARK_DIR}/02-smoke-2`,
-    `${t('09.000000000')}|${t('09.000000000')}|regular empty file|${MARK_DIR}/03-walk`,
+    `${t('01.000000000')}|${t('01.000000000')}|regular empty file|${MARK_PREFIX}01-smoke-1`,
+    `${t('05.000000000')}|${t('05.000000000')}|regular empty file|${MARK_PREFIX}02-smoke-2`,
+    `${t('09.000000000')}|${t('09.000000000')}|regular empty file|${MARK_PREFIX}03-walk`,
     `${t('00.500000000')}|${EPOCH}|regular file|/usr/bin/irb`,
     `${t('02.000000000')}|${EPOCH}|regular file|/usr/lib/ruby/3.1.0/json.rb`,
     `${t('06.250000000')}|${EPOCH}|regular file|/usr/lib/i386-linux-gnu/ruby/3.1.0/json/ext/parser.so`,

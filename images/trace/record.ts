@@ -12,8 +12,8 @@ import { HintedError } from '../hinted-error.ts';
 
 export const WALK_BEGIN = 'WHITTLE-WALK-BEGIN';
 export const WALK_END = 'WHITTLE-WALK-END';
-/** Where the control shell keeps its step marks (a tmpfs the walk does not cross into). */
-export const MARK_DIR = '/dev/shm/whittle-marks';
+/** The control shell's step marks: files `<prefix><nn>-<step>` on /dev/shm (a tmpfs the walk does not cross into; no mkdir needed). */
+export const MARK_PREFIX = '/dev/shm/whittle-mark-';
 
 export type WalkType = 'file' | 'dir' | 'symlink' | 'other';
 
@@ -54,7 +54,7 @@ const TYPES: Record<string, WalkType> = {
   'symbolic link': 'symlink',
 };
 
-/** Mark files are named `<n>-<step with dashes>`: `01-smoke-1`. */
+/** Mark names after the prefix: `<nn>-<step with dashes>`, e.g. `01-smoke-1`. */
 function markStep(name: string): string {
   return name.replace(/^\d+-/, '').replace(/-(\d+)$/, ' $1');
 }
@@ -74,8 +74,8 @@ export function parseWalk(output: string): { entries: WalkEntry[]; marks: Mark[]
     const [atime, mtime, type] = parts;
     const path = parts.slice(3).join('|');
     if (!path.startsWith('/')) throw new TraceParseError(`bad walk line (path not absolute): ${JSON.stringify(line)}`);
-    if (path.startsWith(`${MARK_DIR}/`)) {
-      marks.push({ step: markStep(path.slice(MARK_DIR.length + 1)), atUs: parseStatTime(mtime) });
+    if (path.startsWith(MARK_PREFIX)) {
+      marks.push({ step: markStep(path.slice(MARK_PREFIX.length)), atUs: parseStatTime(mtime) });
       continue;
     }
     const rel = path.replace(/^\/+/, '');
