@@ -93,7 +93,7 @@ export interface BuildContext {
   tree: RootTree;
   trimReport?: TrimReport;
   /** A traced appliance: the wide tree's folder, what the run touched, why each kept path stays. */
-  trace?: { root: string; touched: Map<string, string>; fresh: boolean; reasons: Map<string, KeptReason>; boot: BootFiles };
+  trace?: { touched: Map<string, string>; fresh: boolean; reasons: Map<string, KeptReason>; boot?: BootFiles };
   /** The initrd the kernel boots: an appliance's cpio, or the twin's initramfs-tools image. */
   initramfs?: Uint8Array;
   kernel?: { bzImage: Uint8Array; config?: string; configHash: string; version: string; source: string; stock: boolean };
@@ -367,10 +367,23 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
   if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
   const { recipe, source } = ctx.appliance;
   const { opts } = ctx;
-  const lock = ctx.lock!;
-  const tracePath = join(dirname(source.lockPath), TRACE_FILE);
+  let lock = ctx.lock!;
+  let tracePath = join(dirname(source.lockPath), TRACE_FILE);
+  let lockPath = source.lockPath;
+  // A stock-kernel rung cannot be traced (no virtio console built in): it follows the recipe it extends,
+  // whose trace ran on the same packages (shell-stock follows shell).
+  const follows = recipe.kernel.kind === 'stock' && recipe.extends ? await loadRecipe(recipe.extends, opts.recipesDir) : undefined;
+  if (follows) {
+    lockPath = follows.lockPath;
+    tracePath = join(dirname(lockPath), TRACE_FILE);
+    if (!existsSync(lockPath) || !existsSync(tracePath)) fail(`${recipe.name} follows the trace of ${follows.recipe.name}, which has none yet`, { hint: `Build it first: npm run images -- build ${follows.recipe.name}` });
+    lock = parseRecipeLock(await readFile(lockPath, 'utf8'), lockPath);
+    if (lockHash(lock.rootfs) !== lockHash(ctx.lock!.rootfs)) {
+      fail(`${recipe.name} follows the trace of ${follows.recipe.name}, but their locks hold other packages`, { hint: `Re-resolve both against one archive: npm run images -- build ${follows.recipe.name} ${recipe.name} --update-lock` });
+    }
+  }
   const existing = existsSync(tracePath) ? parseTraceResult(await readFile(tracePath, 'utf8'), tracePath) : undefined;
-  if (existing && !lock.trace) fail(`${tracePath} is not recorded in ${source.lockPath}`, { hint: `Trace again: npm run images -- build ${recipe.name} --retrace` });
+  if (existing && !lock.trace) fail(`${tracePath} is not recorded in ${lockPath}`, { hint: `Trace again: npm run images -- build ${follows?.recipe.name ?? recipe.name} --retrace` });
   if (existing && lock.trace && traceResultHash(existing) !== lock.trace.sha256) {
     fail(`${tracePath} does not match the sha256 its lock records (${lock.trace.sha256.slice(0, 12)}…): it was edited or belongs to another lock`, {
       hint: `Restore both from git, or trace again: npm run images -- build ${recipe.name} --retrace`,
@@ -378,13 +391,14 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
   }
   const wideLock = lockHash(lock.rootfs);
   const stale = existing && existing.lockHash !== wideLock;
-  const fresh = opts.retrace === true || opts.updateLock === true || !existing || stale === true;
+  const fresh = !follows && (opts.retrace === true || opts.updateLock === true || !existing || stale === true);
+  if (follows && stale) fail(`${tracePath} was made for another lock than ${recipe.name}'s`, { hint: `Trace ${follows.recipe.name} again first: npm run images -- build ${follows.recipe.name} --retrace` });
   await extractFirmware(ctx);
-  const boot = await traceBootFiles(ctx);
+  const boot = follows ? undefined : await traceBootFiles(ctx);
   let touched: Map<string, string>;
   if (fresh) {
     if (stale) opts.log.info(`trace.json was made for another lock (${existing!.lockHash.slice(0, 12)}…): tracing again`);
-    touched = await traceWide(ctx, ctx.tree, boot);
+    touched = await traceWide(ctx, ctx.tree, boot!);
     const result: TraceResult = { schema: 1, lockHash: wideLock, touched: Object.fromEntries([...touched].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
     const diff = diffTraces(existing, result);
     if (existing) opts.log.info(`trace changed: ${diff.added.length} paths added, ${diff.removed.length} removed${[...diff.added.map((p) => `\n  + /${p}`), ...diff.removed.map((p) => `\n  - /${p}`)].slice(0, 200).join('')}`);
@@ -394,12 +408,12 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
     opts.log.info(`wrote ${tracePath} (${touched.size} paths) and its sha256 into ${source.lockPath}`);
   } else {
     touched = new Map(Object.entries(existing!.touched));
-    opts.log.stage('trace', `${touched.size} touched paths from ${tracePath} (no boot; --retrace traces again)`);
+    opts.log.stage('trace', `${touched.size} touched paths from ${tracePath} (no boot; --retrace traces again${follows ? `, on ${follows.recipe.name}` : ''})`);
   }
   const before = ctx.tree.size();
   const decision = keepTraced(ctx.tree, touched, { keep: recipe.keep, protect: new Set(['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/tmp', 'mnt']) });
   ctx.trimReport = { dropped: [...decision.report.dropped] };
-  ctx.trace = { root: '', touched, fresh, reasons: decision.reasons, boot };
+  ctx.trace = { touched, fresh, reasons: decision.reasons, boot };
   opts.log.stage('keep', `${formatBytes(before)} → ${formatBytes(ctx.tree.size())}: kept ${decision.reasons.size} paths, dropped ${decision.report.dropped.length}; ${decision.notInTree.length} touched paths were made at run time`);
 }
 
@@ -426,11 +440,11 @@ async function verify(ctx: BuildContext): Promise<void> {
   if (!failed) return;
   const { recipe } = ctx.appliance;
   let touched = ctx.trace!.touched;
-  if (!ctx.trace!.fresh) {
+  if (!ctx.trace!.fresh && ctx.trace!.boot) {
     ctx.opts.log.info(`verify: ${failed.label} failed; tracing the wide tree again to see what it touched then`);
     const wide = new RootTree();
     await loadWide(ctx, await installWide(ctx), wide);
-    touched = await traceWide(ctx, wide, ctx.trace!.boot);
+    touched = await traceWide(ctx, wide, ctx.trace!.boot!);
   }
   const missing = [...touched].filter(([path, step]) => step === failed.label && !ctx.tree.entries.has(path)).map(([p]) => `/${p}`).sort();
   fail(`${recipe.name}: the trimmed appliance fails ${failed.label} (${failed.message}); ${missing.length ? `the wide run touched during ${failed.label} what the appliance lacks: ${missing.slice(0, 40).join(' ')}${missing.length > 40 ? ` and ${missing.length - 40} more` : ''}` : 'it lacks nothing the wide run touched during that step'}`, {
@@ -568,6 +582,7 @@ async function writeManifest(ctx: BuildContext): Promise<void> {
     inputs: await applianceInputs(recipe.name, ctx.opts.recipesDir),
     recipe: recipe.name,
     inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
+    trim: recipe.trim,
     // Counted from the tree packed into the initramfs above.
     surface: treeSurface(tree),
   };

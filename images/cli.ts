@@ -107,7 +107,7 @@ function list(): void {
     const byRole = (role: string) => m.artifacts.filter((a) => a.role === role || (role === 'firmware' && (a.role === 'bios' || a.role === 'vgabios'))).reduce((n, a) => n + a.compressedSize, 0);
     return [
       m.name,
-      m.kind,
+      m.kind === 'appliance' ? `${m.kind} (${m.trim ?? 'rules'})` : m.kind,
       formatBytes(dl),
       formatBytes(rawSize(m)),
       formatBytes(byRole('firmware')),

@@ -282,6 +282,8 @@ export const ManifestSchema = v.pipe(
     inputs: v.optional(Sha256Schema),
     /** Recipe this image was built from. */
     recipe: v.optional(ImageNameSchema),
+    /** How an appliance was trimmed (images/trace/): by tracing a run, or by rules; absent before tracing existed (rules). */
+    trim: v.optional(v.picklist(['trace', 'rules'], 'must be "trace" or "rules"')),
     /** Attack surface (images/surface.ts); absent in manifests built before it was measured. */
     surface: v.optional(SurfaceSchema),
   }),

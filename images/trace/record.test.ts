@@ -26,9 +26,12 @@ describe('trace recorder', () => {
     `${t('02.000000000')}|${EPOCH}|regular file|/usr/lib/ruby/3.1.0/json.rb`,
     `${t('06.250000000')}|${EPOCH}|regular file|/usr/lib/i386-linux-gnu/ruby/3.1.0/json/ext/parser.so`,
     `${EPOCH}|${EPOCH}|regular file|/usr/lib/ruby/3.1.0/csv.rb`,
-    `${t('09.100000000')}|${t('00.000000000')}|directory|/usr/lib/ruby`,
+    `${t('09.100000000')}|${EPOCH}|directory|/usr/lib/ruby`,
     `${t('00.400000000')}|${EPOCH}|symbolic link|/bin`,
     `${t('03.000000000')}|${EPOCH}|regular file|/etc/odd|name`,
+    // A log directory lighttpd only stat()s, then creates error.log in: its mtime moved, its atime not.
+    `${EPOCH}|${t('00.700000000')}|directory|/var/log/lighttpd`,
+    `${EPOCH}|${EPOCH}|directory|/var/cache/untouched`,
   ]);
 
   it('reads marks and entries between the markers', () => {
@@ -39,10 +42,11 @@ describe('trace recorder', () => {
     expect(entries.find((e) => e.path === 'etc/odd|name')).toBeDefined();
   });
 
-  it('names the first step that touched each path; untouched and walk-only paths are left out', () => {
+  it('names the first step that read or wrote each path; untouched and walk-only paths are left out', () => {
     const { entries, marks } = parseWalk(output);
-    const touched = touchedPaths(entries, marks);
+    const touched = touchedPaths(entries, marks, Date.UTC(2026, 6, 11, 10, 16, 37) / 1000);
     expect(Object.fromEntries(touched)).toEqual({
+      'var/log/lighttpd': 'boot',
       'usr/bin/irb': 'boot',
       bin: 'boot',
       'usr/lib/ruby/3.1.0/json.rb': 'smoke 1',

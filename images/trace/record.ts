@@ -89,17 +89,22 @@ export function parseWalk(output: string): { entries: WalkEntry[]; marks: Mark[]
 
 /**
  * path → the first step that touched it: `boot` before the first mark, else the mark it follows.
- * Untouched: atime not after mtime (the unpacked value), or at/after the `walk` mark (the walk itself
- * lists every directory). Directories count as touched when listed.
+ * Touched: read (atime after the unpacked mtime) or written (mtime after `epochS`, the mtime every
+ * path was unpacked with: a directory a file was created in, a file rewritten), before the `walk`
+ * mark (the walk itself lists every directory). Directories count as touched when listed.
  */
-export function touchedPaths(entries: readonly WalkEntry[], marks: readonly Mark[]): Map<string, string> {
+export function touchedPaths(entries: readonly WalkEntry[], marks: readonly Mark[], epochS: number): Map<string, string> {
   const walk = marks.find((m) => m.step === 'walk')!.atUs;
   const steps = marks.filter((m) => m.step !== 'walk');
+  const unpacked = epochS * 1e6;
   const out = new Map<string, string>();
   for (const e of entries) {
-    if (e.atimeUs <= e.mtimeUs || e.atimeUs >= walk) continue;
+    const read = e.atimeUs > e.mtimeUs && e.atimeUs < walk ? e.atimeUs : Infinity;
+    const written = e.mtimeUs > unpacked && e.mtimeUs < walk ? e.mtimeUs : Infinity;
+    const first = Math.min(read, written);
+    if (first === Infinity) continue;
     let step = 'boot';
-    for (const m of steps) if (e.atimeUs >= m.atUs) step = m.step;
+    for (const m of steps) if (first >= m.atUs) step = m.step;
     out.set(e.path, step);
   }
   return out;
