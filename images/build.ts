@@ -46,7 +46,7 @@ import { keepTraced } from './trace/keep.ts';
 import { diffTraces, formatTraceResult, parseTraceResult, TRACE_FILE, traceResultHash, type TraceResult } from './trace/result.ts';
 import { traceWide, verifyAppliance, type BootFiles } from './trace/trace.ts';
 import { describeWide, installWide, readWideTree } from './trace/wide.ts';
-import { treeSurface } from './surface.ts';
+import { measureSockets, treeSurface } from './surface.ts';
 import { epochOfDate, sourceDateEpoch } from './source-date-epoch.ts';
 
 /** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel); for a traced recipe the sha256 of its trace.json. */
@@ -137,6 +137,7 @@ export async function build(name: string, opts: BuildOptions): Promise<Manifest>
       await writeManifest(ctx);
       await verify(ctx);
       await writeDistroManifest(ctx);
+      await measureSockets(ctx);
       return ctx.manifest!;
     });
     reportDone(ctx);

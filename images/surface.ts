@@ -3,10 +3,13 @@
 // the builder packs), and the sockets listening once the app is up (read from the guest's /proc/net).
 // The counting and parsing are pure; readTreeSurface walks a tree on disk (the twin's).
 
-import { lstat, open, opendir, readFile } from 'node:fs/promises';
+import { lstat, open, opendir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BuildContext } from './build.ts';
 import { isElf } from './elf.ts';
-import type { ListeningSocket, Surface } from './manifest.ts';
+import { PROBE_FLAG, PROBE_PROMPT } from './init.ts';
+import { fail } from './log.ts';
+import type { ListeningSocket, ScriptStep, Surface } from './manifest.ts';
 import type { RootTree } from './rootfs.ts';
 
 /** A file as the surface counts it: its path in the image, type, mode (with setuid/setgid bits) and first bytes. */
@@ -81,6 +84,96 @@ export const SOCKETS_COMMAND =
   `cat /proc/net/$f 2>/dev/null || echo absent; done; echo ${END.slice(0, 8)}''${END.slice(8)}`;
 /** Text `SOCKETS_COMMAND` prints last: what to wait for on the console. */
 export const SOCKETS_DONE = END;
+
+/** What the probe needs of a booted guest (images/trace/guest.ts's GuestSession has it). */
+export interface ProbeSession {
+  runScript(steps: ScriptStep[]): Promise<{ ok: boolean; transcript: string; message?: string }>;
+}
+
+/** What `sockets.measured` says, per kind of image: when and how the sockets were read. */
+export const SOCKETS_MEASURED = {
+  appliance: 'by the builder in a boot of the built image (kernel flag whittle.probe): after the ready marker the console program is ended with ^D and a shell reads /proc/net while the services run',
+  distro: 'by the builder in a boot of the built disk: at the root prompt after the ready marker, once systemd reports the boot finished (systemctl is-system-running --wait)',
+} as const;
+
+/**
+ * Reads the listening sockets of a guest that reached its ready marker. An appliance must run with
+ * PROBE_FLAG on its command line (images/init.ts): ^D ends its console program and a shell takes the
+ * console. The twin's console is already a root shell.
+ */
+export async function probeSockets(session: ProbeSession, kind: keyof typeof SOCKETS_MEASURED): Promise<NonNullable<Surface['sockets']>> {
+  if (kind === 'appliance') {
+    const handOver = await session.runScript([{ send: '\x04', expect: PROBE_PROMPT, timeout: 60 }]);
+    if (!handOver.ok) {
+      fail(`The console program did not give way to the probe shell after ^D: ${handOver.message ?? ''}\n${lastLines(handOver.transcript)}`, {
+        hint: 'The console program must exit on end of input (^D on an empty line), as shells and REPLs do; the kernel command line needs whittle.probe.',
+      });
+    }
+  }
+  const wait = kind === 'distro' ? 'systemctl is-system-running --wait; ' : '';
+  const dump = await session.runScript([{ send: `${wait}${SOCKETS_COMMAND}`, expect: SOCKETS_DONE, timeout: kind === 'distro' ? 900 : 60 }]);
+  if (!dump.ok) fail(`Reading /proc/net in the guest failed: ${dump.message ?? ''}\n${lastLines(dump.transcript)}`, { hint: 'Boot the image by hand (npm run compare) and run the line it shows.' });
+  try {
+    return { measured: SOCKETS_MEASURED[kind], ...parseSocketsDump(dump.transcript) };
+  } catch (cause) {
+    fail(`The guest's /proc/net dump could not be read: ${(cause as Error).message}\n${lastLines(dump.transcript)}`, { cause });
+  }
+}
+
+/** Minutes an image may take to its ready marker in the sockets boot: the twin's systemd boot takes 2–3 min on a quiet host. */
+const READY_MINUTES = { appliance: 5, distro: 20 };
+
+/**
+ * Sockets stage (after the manifest is written, appliance and twin alike): boots the built image in
+ * outDir, reads its listening sockets after the ready marker and adds them to the manifest. Skipped
+ * when the builder has no guest to boot (a build through images/cli.ts alone, the unit tests).
+ */
+export async function measureSockets(ctx: BuildContext): Promise<void> {
+  const m = ctx.manifest;
+  const { log, guest } = ctx.opts;
+  if (!m?.surface || m.surface.sockets || (ctx.distro && m.kind !== 'distro')) return;
+  if (!guest) {
+    log.info('sockets: not measured (this builder has no guest to boot: build with npm run images)');
+    return;
+  }
+  const kind = ctx.distro ? 'distro' : 'appliance';
+  log.stage('sockets', `booting ${m.name} to read /proc/net after its ready marker${kind === 'distro' ? ' (the twin takes minutes)' : ''}`);
+  const started = Date.now();
+  const session = await guest(ctx.outDir, { ...(kind === 'appliance' ? { cmdline: PROBE_FLAG } : {}), echo: progressLines((line) => log.progress(`sockets: ${Math.round((Date.now() - started) / 1000)} s | ${line}`)) });
+  try {
+    await session.ready(READY_MINUTES[kind] * 60_000).catch((cause) =>
+      fail(`${m.name} did not reach its ready marker within ${READY_MINUTES[kind]} min in the sockets boot: ${(cause as Error).message}\n${lastLines(session.output)}`, {
+        cause,
+        hint: 'Boot it by hand to see why (npm run compare -- <name>); a busy host may need a rerun.',
+      }),
+    );
+    m.surface.sockets = await probeSockets(session, kind);
+  } finally {
+    await session.stop();
+  }
+  const s = m.surface.sockets;
+  log.info(`sockets: ${s.network ? `${s.listening.length} listening${s.listening.length ? `: ${s.listening.map((l) => `${l.proto} ${l.local}`).join(', ')}` : ''}` : 'no network stack'} (${Math.round((Date.now() - started) / 1000)} s)`);
+  await writeFile(join(ctx.outDir, 'manifest.json'), `${JSON.stringify(m, null, 2)}\n`);
+}
+
+/** A writer for serial bytes that hands each completed, non-empty line to `line` (the build's progress line). */
+function progressLines(line: (text: string) => void): { write(chunk: Uint8Array): void } {
+  const decoder = new TextDecoder();
+  let pending = '';
+  return {
+    write(chunk) {
+      pending += decoder.decode(chunk, { stream: true });
+      const lines = pending.split(/\r?\n/);
+      pending = lines.pop() ?? '';
+      const last = lines.map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').trim()).filter(Boolean).at(-1);
+      if (last) line(last.slice(0, 100));
+    },
+  };
+}
+
+function lastLines(text: string, n = 8): string {
+  return text.replace(/\r/g, '').trimEnd().split('\n').slice(-n).map((l) => `  | ${l}`).join('\n');
+}
 
 /** TCP state 0A is LISTEN (include/net/tcp_states.h); an unconnected bound UDP socket sits in 07 (CLOSE). */
 const TCP_LISTEN = '0A';
