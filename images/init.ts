@@ -24,10 +24,12 @@ export function initScript(recipe: Recipe): string {
     'mkdir -p /dev/pts /dev/shm',
     'mount -t devpts devpts /dev/pts',
     'mount -t tmpfs -o mode=1777 tmpfs /dev/shm',
-    // The trace's control shell (images/trace/): on the virtio console when the command line asks for
-    // it. Shell builtins only, so it touches no file the app would not.
+    // The trace (images/trace/), when the command line asks for it: the kernel mounts the initramfs
+    // strictatime (only mount(2) defaults to relatime), so every access would move a path's atime and
+    // the walk's own reads would hide the run's; relatime keeps the first. Then the control shell on
+    // the virtio console (shell builtins only, so it touches no file the app would not).
     'read -r WHITTLE_CMDLINE < /proc/cmdline',
-    `case " $WHITTLE_CMDLINE " in *" ${CONTROL_FLAG} "*) /bin/sh </dev/hvc0 >/dev/hvc0 2>&1 & ;; esac`,
+    `case " $WHITTLE_CMDLINE " in *" ${CONTROL_FLAG} "*) mount -o remount,relatime / && /bin/sh </dev/hvc0 >/dev/hvc0 2>&1 & ;; esac`,
     `hostname ${shq(recipe.name)}`,
     '. /etc/whittle/env',
     ...(recipe.init.loopback ? ['ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up'] : []),
