@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,19 @@ describe('/proc/net', () => {
       'unix /run/systemd/private',
       'unix @/org/kernel/udev/udevd',
     ]);
+  });
+
+  it('finds the block past escape sequences and wrapped echoes', () => {
+    const console = `\x1b[?2004l\rprobe> echo WHITTLE-''SURFACE-BEGIN; for f in tcp tcp6 udp udp6 unix; do echo "== $\r\nf"; done\r\n\x1b[?2004lWHITTLE-SURFACE-BEGIN \r\n== tcp\r\n${TCP}WHITTLE-SURFACE-END\r\n`;
+    expect(parseSocketsDump(console).listening).toEqual([{ proto: 'tcp', local: '127.0.0.1:6379', uid: 100 }]);
+  });
+
+  it('reads /proc/net with shell builtins alone (a traced appliance may keep no cat)', () => {
+    // The host's own /proc/net, through the host's POSIX sh with no PATH: only builtins can run.
+    const out = execFileSync('/bin/sh', ['-c', SOCKETS_COMMAND], { encoding: 'utf8', env: { PATH: '/nonexistent' } });
+    const r = parseSocketsDump(out);
+    expect(r.network).toBe(true);
+    expect(out).toMatch(/^== tcp\nsl +local_address/m);
   });
 
   it('tells a kernel without a network stack from one where nothing listens', () => {
