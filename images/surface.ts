@@ -209,7 +209,7 @@ const UNIX_TYPES: Record<string, string> = { '0001': 'stream', '0002': 'dgram', 
 export function parseSocketsDump(text: string): { network: boolean; listening: ListeningSocket[] } {
   // Lines as a terminal shows them: no carriage returns, no escape sequences (a line editor's or
   // readline's bracketed-paste switch may sit anywhere), no blanks at either end.
-  const lines = text.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, '').replace(/\r/g, '').split('\n').map((l) => l.trim());
+  const lines = text.replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '').split('\n').map((l) => l.trim());
   const start = lines.lastIndexOf(BEGIN);
   const end = lines.indexOf(END, start);
   if (start < 0 || end < 0) throw new Error(`no ${BEGIN} … ${END} block in the console output`);
