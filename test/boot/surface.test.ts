@@ -42,9 +42,12 @@ describe('listening sockets after the ready marker', () => {
   });
 
   it('without the flag the console program simply restarts after ^D (the image as shipped)', { timeout: 600_000 }, async () => {
-    session = await bootGuest(imageDir('sqlite'), {});
+    session = await bootGuest(imageDir('redis'), {});
     await session.ready(300_000);
     await expect(probeSockets(session, 'appliance')).rejects.toThrow(/did not give way to the probe shell/);
+    // …and redis-cli is back at its prompt, connected.
+    const again = await session.runScript([{ send: 'PING', expect: 'PONG', timeout: 30 }]);
+    expect(again.ok, again.message).toBe(true);
   });
 
   it('debian: systemd and redis-server listen', { timeout: 1_800_000 }, async () => {
