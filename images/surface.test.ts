@@ -1,12 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, mkdir, rm, symlink, writeFile, chmod } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, rm, symlink, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { validateManifest } from './manifest.ts';
+import type { BuildContext } from './build.ts';
+import type { Log } from './log.ts';
+import { validateManifest, type Manifest, type ScriptStep } from './manifest.ts';
+import type { GuestBooter } from './trace/guest.ts';
 import { RootTree } from './rootfs.ts';
 import {
   loginAccounts,
+  measureSockets,
   parseProcNetInet,
   parseProcNetUnix,
   parseSocketsDump,
@@ -188,5 +192,55 @@ describe('/proc/net', () => {
     const surface = { setuid: ['/usr/bin/su'], setgid: [], loginAccounts: [{ name: 'root', uid: 0, shell: '/bin/sh' }], executables: 1, sharedLibraries: 2, sockets: { measured: 'after ready', network: true, listening: [{ proto: 'tcp', local: '127.0.0.1:6379', uid: 0 }] } };
     expect(validateManifest({ ...base, surface }).surface).toEqual(surface);
     expect(() => validateManifest({ ...base, surface: { ...surface, sockets: { ...surface.sockets, listening: [{ proto: 'sctp', local: 'x' }] } } })).toThrow(/surface\.sockets\.listening\.0\.proto/);
+  });
+});
+
+describe('sockets stage', () => {
+  /** A guest whose console answers like an appliance's: ^D gives the probe prompt, the dump prints `dump`. */
+  const fakeGuest = (dump: string, seen: { cmdline?: string; steps: ScriptStep[] }): GuestBooter => async (_dir, opts) => {
+    seen.cmdline = opts.cmdline;
+    return {
+      ready: async () => {},
+      runScript: async (steps) => {
+        seen.steps.push(...steps);
+        const send = steps[0].send;
+        return { ok: true, transcript: send === '\x04' ? '\r\nprobe> ' : `${send}\r\n${dump}probe> ` };
+      },
+      control: async () => '',
+      output: '',
+      stop: async () => {},
+    };
+  };
+  const lines: string[] = [];
+  const log: Log = { stage: (n, d) => lines.push(`${n} ${d ?? ''}`), info: (l) => lines.push(l), progress: () => {} };
+
+  async function run(guest: GuestBooter | undefined): Promise<Manifest> {
+    const dir = await mkdtemp(join(tmpdir(), 'whittle-sockets-'));
+    try {
+      const manifest = { name: 'redis', kind: 'appliance', surface: { setuid: [], setgid: [], loginAccounts: [], executables: 1, sharedLibraries: 0 } } as unknown as Manifest;
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      const ctx = { outDir: dir, manifest, opts: { log, guest } } as unknown as BuildContext;
+      await measureSockets(ctx);
+      return JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('boots the image with the probe flag, ends the app, reads /proc/net and rewrites the manifest', async () => {
+    const seen: { cmdline?: string; steps: ScriptStep[] } = { steps: [] };
+    const m = await run(fakeGuest(`WHITTLE-SURFACE-BEGIN\r\n== tcp\r\n${TCP}== unix\r\nabsent\r\nWHITTLE-SURFACE-END\r\n`, seen));
+    expect(seen.cmdline).toBe('whittle.probe');
+    expect(seen.steps.map((s) => s.send)).toEqual(['\x04', SOCKETS_COMMAND]);
+    expect(m.surface?.sockets).toMatchObject({ network: true, listening: [{ proto: 'tcp', local: '127.0.0.1:6379', uid: 100 }] });
+    expect(lines.at(-1)).toMatch(/^sockets: 1 listening: tcp 127.0.0.1:6379/);
+  });
+
+  it('leaves sockets unmeasured, and says so, when the dump cannot be read or nothing can boot', async () => {
+    const m = await run(fakeGuest('garbage\r\n', { steps: [] }));
+    expect(m.surface?.sockets).toBeUndefined();
+    expect(lines.at(-1)).toMatch(/^sockets: NOT MEASURED: The guest's \/proc\/net dump could not be read/);
+    expect((await run(undefined)).surface?.sockets).toBeUndefined();
+    expect(lines.at(-1)).toMatch(/not measured \(this builder has no guest to boot/);
   });
 });
