@@ -220,7 +220,8 @@ export const SurfaceSchema = v.object({
   setuid: pathList,
   setgid: pathList,
   loginAccounts: v.pipe(
-    v.array(v.object({ name: text(256), uid: countSchema(2 ** 32 - 1), shell: text() })),
+    // shellMissing: the shell is not in the image, so the account cannot log in there after all.
+    v.array(v.object({ name: text(256), uid: countSchema(2 ** 32 - 1), shell: text(), shellMissing: v.optional(v.boolean()) })),
     v.maxLength(100_000, 'more than 100000 accounts'),
   ),
   executables: countSchema(MAX_FILES),

@@ -107,6 +107,17 @@ describe('static surface', () => {
     });
   });
 
+  it("marks an account whose shell the image lacks (Debian's passwd in a traced appliance without bash)", () => {
+    const tree = new RootTree();
+    tree.add({ path: 'usr/bin/dash', type: 'file', mode: 0o755, data: elf(), owner: 'dash' });
+    tree.add({ path: 'bin', type: 'symlink', mode: 0o777, linkTarget: 'usr/bin', owner: 'base-files' });
+    tree.add({ path: 'etc/passwd', type: 'file', mode: 0o644, data: enc.encode('root:x:0:0:root:/root:/bin/bash\nkiosk:x:1000:1000::/home/k:/bin/dash\n'), owner: 'base-passwd' });
+    expect(treeSurface(tree).loginAccounts).toEqual([
+      { name: 'root', uid: 0, shell: '/bin/bash', shellMissing: true },
+      { name: 'kiosk', uid: 1000, shell: '/bin/dash' },
+    ]);
+  });
+
   it('walks a tree on disk (the twin) the same way', async () => {
     const root = await mkdtemp(join(tmpdir(), 'whittle-surface-'));
     try {

@@ -3,6 +3,7 @@
 // the builder packs), and the sockets listening once the app is up (read from the guest's /proc/net).
 // The counting and parsing are pure; readTreeSurface walks a tree on disk (the twin's).
 
+import { existsSync } from 'node:fs';
 import { lstat, open, opendir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuildContext } from './build.ts';
@@ -36,8 +37,11 @@ function isScript(head: Uint8Array): boolean {
   return head.length >= 2 && head[0] === 0x23 && head[1] === 0x21;
 }
 
-/** The static part of the surface: every regular file's mode and first bytes, and /etc/passwd's text. */
-export function staticSurface(files: Iterable<SurfaceFile>, passwd: string | undefined): Omit<Surface, 'sockets'> {
+/**
+ * The static part of the surface: every regular file's mode and first bytes, /etc/passwd's text, and
+ * whether a path names a program in the image (an account whose shell is not there cannot log in).
+ */
+export function staticSurface(files: Iterable<SurfaceFile>, passwd: string | undefined, hasProgram?: (path: string) => boolean): Omit<Surface, 'sockets'> {
   const setuid: string[] = [];
   const setgid: string[] = [];
   let executables = 0;
@@ -52,7 +56,8 @@ export function staticSurface(files: Iterable<SurfaceFile>, passwd: string | und
     if (elf && SHARED_OBJECT.test(f.path)) sharedLibraries++;
     else if (f.mode & 0o111 && (elf || isScript(head))) executables++;
   }
-  return { setuid: setuid.sort(), setgid: setgid.sort(), loginAccounts: loginAccounts(passwd ?? ''), executables, sharedLibraries };
+  const accounts = loginAccounts(passwd ?? '').map((a) => (hasProgram && !hasProgram(a.shell) ? { ...a, shellMissing: true } : a));
+  return { setuid: setuid.sort(), setgid: setgid.sort(), loginAccounts: accounts, executables, sharedLibraries };
 }
 
 /** Accounts in an /etc/passwd whose shell is a program one can log in to (not nologin or false). */
@@ -300,7 +305,7 @@ function dedupe(sockets: ListeningSocket[]): ListeningSocket[] {
 export function treeSurface(tree: RootTree): Omit<Surface, 'sockets'> {
   const passwd = tree.resolve('etc/passwd');
   const files = tree.files().map((e): SurfaceFile => ({ path: e.path, type: e.type, mode: e.mode, head: e.data }));
-  return staticSurface(files, passwd?.data ? new TextDecoder().decode(passwd.data) : undefined);
+  return staticSurface(files, passwd?.data ? new TextDecoder().decode(passwd.data) : undefined, (p) => tree.resolve(p)?.type === 'file');
 }
 
 // ---- a tree on disk (the twin's) ------------------------------------------------------------------
@@ -333,5 +338,7 @@ export async function readTreeSurface(root: string): Promise<Omit<Surface, 'sock
   };
   await visit('');
   const passwd = await readFile(join(root, 'etc/passwd'), 'utf8').catch(() => undefined);
-  return staticSurface(files, passwd);
+  // The twin's links are relative or point inside its own tree (merged /usr): the host resolves them there.
+  const programs = new Set(files.map((f) => f.path));
+  return staticSurface(files, passwd, (p) => programs.has(p.replace(/^\/+/, '')) || existsSync(join(root, p)));
 }

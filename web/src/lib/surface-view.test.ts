@@ -31,6 +31,11 @@ describe('surfaceRows', () => {
     expect(byKey.executables.map((c) => c?.count)).toEqual([8, 900]);
   });
 
+  it('lists but does not count an account whose shell is not in the image', () => {
+    const rows = surfaceRows([{ ...appliance, loginAccounts: [{ name: 'root', uid: 0, shell: '/bin/bash', shellMissing: true }, { name: 'sync', uid: 4, shell: '/bin/sync' }] }]);
+    expect(rows.find((r) => r.key === 'accounts')!.cells[0]).toEqual({ count: 1, items: ['root (uid 0, /bin/bash: not in the image)', 'sync (uid 4, /bin/sync)'] });
+  });
+
   it('leaves cells empty for an older manifest and sockets unmeasured, and says when a kernel has no network', () => {
     const { sockets: _, ...noSockets } = appliance;
     const offline: Surface = { ...appliance, sockets: { measured: 'after the ready marker', network: false, listening: [] } };

@@ -31,8 +31,12 @@ export function surfaceRows(surfaces: readonly (Surface | undefined)[]): Surface
     {
       key: 'accounts',
       label: 'accounts with a login shell',
-      about: 'Entries of /etc/passwd whose shell is a program (not nologin or false).',
-      cells: cells((s) => list(s.loginAccounts.map((a) => `${a.name} (uid ${a.uid}, ${a.shell})`))),
+      about: 'Entries of /etc/passwd whose shell is a program in the image (not nologin or false).',
+      // An account whose shell the image lacks is listed but not counted: it cannot log in there.
+      cells: cells((s) => ({
+        count: s.loginAccounts.filter((a) => !a.shellMissing).length,
+        items: s.loginAccounts.map((a) => `${a.name} (uid ${a.uid}, ${a.shell}${a.shellMissing ? ': not in the image' : ''})`),
+      })),
     },
     {
       key: 'sockets',
