@@ -178,6 +178,11 @@ describe('/proc/net', () => {
     expect(parseSocketsDump(console).listening).toEqual([{ proto: 'tcp', local: '127.0.0.1:6379', uid: 100 }]);
   });
 
+  it('survives a stray carriage return before the line (the Enter after ^D, read raw by readline)', () => {
+    const out = execFileSync('/bin/sh', ['-c', `\r${SOCKETS_COMMAND}`], { encoding: 'utf8', env: { PATH: '/nonexistent' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(parseSocketsDump(out).network).toBe(true);
+  });
+
   it('reads /proc/net with shell builtins alone (a traced appliance may keep no cat)', () => {
     // The host's own /proc/net, through the host's POSIX sh with no PATH: only builtins can run.
     const out = execFileSync('/bin/sh', ['-c', SOCKETS_COMMAND], { encoding: 'utf8', env: { PATH: '/nonexistent' } });

@@ -88,8 +88,10 @@ const END = 'WHITTLE-SURFACE-END';
  */
 export const SOCKETS_COMMAND =
   // Shell builtins only (echo, test, read): a traced appliance keeps only the programs its run used, so
-  // even `cat` may be gone.
-  `echo ${BEGIN.slice(0, 8)}''${BEGIN.slice(8)}; for f in ${PROC_NET_FILES.join(' ')}; do echo "== $f"; ` +
+  // even `cat` may be gone. The leading `:;` absorbs a stray carriage return: the Enter typed after ^D
+  // reaches the tty while readline (sqlite3) still has it raw, so the probe shell reads it as the first
+  // character of this line (seen with dash: "\recho: not found"); then only `\r:` fails.
+  `:; echo ${BEGIN.slice(0, 8)}''${BEGIN.slice(8)}; for f in ${PROC_NET_FILES.join(' ')}; do echo "== $f"; ` +
   `if [ -r /proc/net/$f ]; then while read -r l; do echo "$l"; done </proc/net/$f; else echo absent; fi; done; ` +
   `echo ${END.slice(0, 8)}''${END.slice(8)}`;
 /** Text `SOCKETS_COMMAND` prints last: what to wait for on the console. */
