@@ -345,8 +345,9 @@ function trim(ctx: BuildContext): void {
 async function installWideTree(ctx: BuildContext): Promise<void> {
   if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
   const root = await installWide(ctx);
-  await loadWide(ctx, root, ctx.tree);
-  ctx.opts.log.info(`wide tree: ${describeWide(ctx.tree)}`);
+  // What the read left out (docs, man pages, locales) is in files.json's dropped list, as "trim rule".
+  ctx.trimReport = { dropped: (await loadWide(ctx, root, ctx.tree)).dropped };
+  ctx.opts.log.info(`wide tree: ${describeWide(ctx.tree)}, ${ctx.trimReport.dropped.length} docs, man pages and locales left out`);
 }
 
 /** Reads the wide tree at `root` into `tree` and adds the builder's files; returns the protected mount points and what the read left out. */
@@ -413,7 +414,7 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
   }
   const before = ctx.tree.size();
   const decision = keepTraced(ctx.tree, touched, { keep: recipe.keep, protect: new Set(['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/tmp', 'mnt']) });
-  ctx.trimReport = { dropped: [...decision.report.dropped] };
+  ctx.trimReport = { dropped: [...(ctx.trimReport?.dropped ?? []), ...decision.report.dropped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
   ctx.trace = { touched, fresh, reasons: decision.reasons, boot };
   opts.log.stage('keep', `${formatBytes(before)} → ${formatBytes(ctx.tree.size())}: kept ${decision.reasons.size} paths, dropped ${decision.report.dropped.length}; ${decision.notInTree.length} touched paths were made at run time`);
 }
