@@ -17,9 +17,13 @@ export async function zstdCompress(data: Uint8Array, level = ZSTD_LEVEL): Promis
   return compress(data, level);
 }
 
-/** Writes one artifact into `dir` and describes it. */
-export async function writeArtifact(dir: string, role: ArtifactRole, name: string, raw: Uint8Array): Promise<Artifact> {
+/** Writes one artifact into `dir` and describes it; `compress: false` for a throwaway image booted at once (level 19 takes minutes on 100 MB). */
+export async function writeArtifact(dir: string, role: ArtifactRole, name: string, raw: Uint8Array, opts: { compress?: boolean } = {}): Promise<Artifact> {
   const hash = sha256Hex(raw);
+  if (opts.compress === false) {
+    await writeFile(join(dir, name), raw);
+    return { role, file: name, sha256: hash, size: raw.length, compressedSize: raw.length, compression: 'none' };
+  }
   const packed = await zstdCompress(raw);
   const useZstd = packed.length < raw.length * (1 - MIN_SAVING);
   const file = useZstd ? `${name}.zst` : name;

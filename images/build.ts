@@ -5,7 +5,7 @@
 
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   diffLocks,
   fetchDebs,
@@ -36,17 +36,25 @@ import { buildKernel } from './kernel/kernel.ts';
 import { vmlinuxFromBzImage } from './kernel/vmlinux.ts';
 import { formatBytes } from './format.ts';
 import { fail, type Log } from './log.ts';
-import { MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
+import { isSha256, MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
 import { publishDir, writeFileAtomic } from './publish.ts';
 import { loadRecipe, recipeNames, type RecipeSource } from './recipes.ts';
 import type { Recipe } from './recipe.ts';
 import { BUILDER_OWNER, RootTree, trim as trimTree, type TrimReport } from './rootfs.ts';
+import type { FileList, KeptFile, KeptReason } from './trace/files.ts';
+import type { GuestBooter } from './trace/guest.ts';
+import { keepTraced } from './trace/keep.ts';
+import { diffTraces, formatTraceResult, parseTraceResult, TRACE_FILE, traceResultHash, type TraceResult } from './trace/result.ts';
+import { traceWide, verifyAppliance, type BootFiles } from './trace/trace.ts';
+import { describeWide, installWide, readWideTree } from './trace/wide.ts';
+import { measureSockets, treeSurface } from './surface.ts';
 import { epochOfDate, sourceDateEpoch } from './source-date-epoch.ts';
 
-/** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel). */
+/** The lock file beside a recipe: the root filesystem's packages and the boot packages (firmware, kernel); for a traced recipe the sha256 of its trace.json. */
 export interface RecipeLock {
   rootfs: Lock;
   boot: Lock;
+  trace?: { file: string; sha256: string };
 }
 
 export interface BuildOptions {
@@ -63,6 +71,10 @@ export interface BuildOptions {
   recipesDir?: string;
   /** Trusted archive keys (default Debian's, from images/archive/keys): tests pass their own. */
   archiveKeys?: Awaited<ReturnType<typeof loadDebianKeys>>;
+  /** Boots guests for the trace and verify stages of `trim: "trace"` recipes (worker/node/guest.ts). */
+  guest?: GuestBooter;
+  /** Trace again even when trace.json matches the lock (`--retrace`; `updateLock` implies it). */
+  retrace?: boolean;
 }
 
 export interface BuildContext {
@@ -81,6 +93,8 @@ export interface BuildContext {
   debs: Map<string, string>;
   tree: RootTree;
   trimReport?: TrimReport;
+  /** A traced appliance: the wide tree's folder, what the run touched, why each kept path stays. */
+  trace?: { touched: Map<string, string>; fresh: boolean; reasons: Map<string, KeptReason>; boot?: BootFiles };
   /** The initrd the kernel boots: an appliance's cpio, or the twin's initramfs-tools image. */
   initramfs?: Uint8Array;
   kernel?: {
@@ -120,7 +134,9 @@ export async function build(name: string, opts: BuildOptions): Promise<Manifest>
       await pinTwin(ctx);
       await fetchPackages(ctx);
       await unpack(ctx);
+      await installWideTree(ctx);
       trim(ctx);
+      await traceAndKeep(ctx);
       writeInitramfs(ctx);
       await installDistro(ctx);
       await makeDisk(ctx);
@@ -129,7 +145,9 @@ export async function build(name: string, opts: BuildOptions): Promise<Manifest>
       await writeArtifacts(ctx);
       await writeDiskArtifact(ctx);
       await writeManifest(ctx);
+      await verify(ctx);
       await writeDistroManifest(ctx);
+      await measureSockets(ctx);
       return ctx.manifest!;
     });
     reportDone(ctx);
@@ -158,7 +176,9 @@ async function lockPackages(ctx: BuildContext): Promise<void> {
   if (existing && !opts.updateLock) {
     opts.log.stage('lock', `${existing.rootfs.packages.length} packages from ${source.lockPath}`);
     const wantRoots = recipe.packages.join(' ');
-    if (existing.rootfs.roots.join(' ') !== wantRoots || existing.rootfs.exclude.join(' ') !== [...recipe.exclude].sort().join(' ')) {
+    // A traced recipe's lock adds the Essential set after the recipe's packages (see rootfsRoots).
+    const roots = recipe.trim === 'trace' ? existing.rootfs.roots.slice(0, recipe.packages.length) : existing.rootfs.roots;
+    if (roots.join(' ') !== wantRoots || existing.rootfs.exclude.join(' ') !== [...recipe.exclude].sort().join(' ')) {
       fail(`The lock of ${recipe.name} was made for other packages (${existing.rootfs.roots.join(' ')}) than the recipe lists (${wantRoots})`, {
         hint: `Re-resolve: npm run images -- build ${recipe.name} --update-lock`,
       });
@@ -171,11 +191,11 @@ async function lockPackages(ctx: BuildContext): Promise<void> {
     opts.log.info(`${archive.suite} ${archive.arch}: ${archive.packages.size} packages, Release of ${archive.release.date}, signed by ${archive.signers.map((s) => s.slice(-16)).join(', ')}`);
     opts.log.stage('resolve', recipe.packages.join(' '));
     const meta = { suite: archive.suite, arch: archive.arch, date: archive.release.date };
-    const rootfs = resolveClosure(archive.packages, recipe.packages, { exclude: recipe.exclude });
+    const rootfs = resolveClosure(archive.packages, rootfsRoots(recipe, archive), { exclude: recipe.exclude });
     for (const d of rootfs.dropped) opts.log.info(`left out: ${d.package} ${d.field}: ${d.dependency} (excluded: ${d.excluded.join(', ')})`);
     const bootRoots = bootPackages(recipe, archive);
     const boot = resolveClosure(archive.packages, bootRoots, { exclude: allDependencies(archive, bootRoots) });
-    const lock: RecipeLock = { rootfs: lockFromResolution(rootfs, meta), boot: lockFromResolution(boot, meta) };
+    const lock: RecipeLock = { rootfs: lockFromResolution(rootfs, meta), boot: lockFromResolution(boot, meta), ...(existing?.trace ? { trace: existing.trace } : {}) };
     if (existing) {
       for (const part of ['rootfs', 'boot'] as const) {
         const diff = diffLocks(existing[part], lock[part]);
@@ -224,6 +244,18 @@ export async function appliancePins(recipesDir?: string): Promise<{ pins: Record
   return { pins, epoch, seabios };
 }
 
+/**
+ * The root filesystem's root packages: the recipe's; for a traced recipe also every Essential:yes
+ * package (what Debian assumes present: maintainer scripts use them without depending on them, and
+ * mmdebstrap's custom variant installs exactly the lock).
+ */
+function rootfsRoots(recipe: Recipe, archive: Archive): string[] {
+  if (recipe.trim !== 'trace') return recipe.packages;
+  const named = new Set(recipe.packages.map((p) => p.split('=')[0]));
+  const essential = archive.packages.names().filter((n) => !named.has(n) && archive.packages.get(n)?.fields.Essential === 'yes');
+  return [...recipe.packages, ...[...new Set(essential)].sort()];
+}
+
 /** Firmware and kernel packages: SeaBIOS plus the kernel source (tailored) or Debian's 686 kernel (stock). */
 function bootPackages(recipe: Recipe, archive: Archive): string[] {
   if (recipe.kernel.kind === 'tailored') return ['seabios', 'linux-source-6.1'];
@@ -247,7 +279,8 @@ function allDependencies(archive: Archive, names: string[]): string[] {
 }
 
 export function formatRecipeLock(lock: RecipeLock): string {
-  return `{\n  "rootfs": ${indent(formatLock(lock.rootfs))},\n  "boot": ${indent(formatLock(lock.boot))}\n}\n`;
+  const trace = lock.trace ? `,\n  "trace": ${JSON.stringify(lock.trace)}` : '';
+  return `{\n  "rootfs": ${indent(formatLock(lock.rootfs))},\n  "boot": ${indent(formatLock(lock.boot))}${trace}\n}\n`;
 }
 
 function indent(json: string): string {
@@ -255,14 +288,20 @@ function indent(json: string): string {
 }
 
 export function parseRecipeLock(text: string, source: string): RecipeLock {
-  let raw: { rootfs?: unknown; boot?: unknown };
+  let raw: { rootfs?: unknown; boot?: unknown; trace?: { file?: unknown; sha256?: unknown } };
   try {
     raw = JSON.parse(text);
   } catch (e) {
     fail(`${source} is not valid JSON`, { cause: e, hint: 'Restore it from git, or delete it and rebuild with --update-lock.' });
   }
   if (!raw.rootfs || !raw.boot) fail(`${source} lacks its "rootfs" or "boot" section`, { hint: 'Delete it and rebuild with --update-lock.' });
-  return { rootfs: parseLock(JSON.stringify(raw.rootfs), `${source} (rootfs)`), boot: parseLock(JSON.stringify(raw.boot), `${source} (boot)`) };
+  const lock: RecipeLock = { rootfs: parseLock(JSON.stringify(raw.rootfs), `${source} (rootfs)`), boot: parseLock(JSON.stringify(raw.boot), `${source} (boot)`) };
+  if (raw.trace !== undefined) {
+    const { file, sha256 } = raw.trace ?? {};
+    if (file !== TRACE_FILE || !isSha256(sha256)) fail(`${source}: "trace" must be {"file": "${TRACE_FILE}", "sha256": <64 hex digits>}`, { hint: 'Restore it from git, or trace again: --retrace.' });
+    lock.trace = { file, sha256 };
+  }
+  return lock;
 }
 
 export function recipeLockHash(lock: RecipeLock): string {
@@ -285,7 +324,7 @@ async function fetchPackages(ctx: BuildContext): Promise<void> {
 
 /** Unpack: each root-filesystem package's data.tar into the tree (no dpkg, no maintainer scripts). */
 async function unpack(ctx: BuildContext): Promise<void> {
-  if (!ctx.lock) return;
+  if (!ctx.lock || ctx.appliance?.recipe.trim === 'trace') return;
   ctx.opts.log.stage('unpack', `${ctx.lock!.rootfs.packages.length} packages`);
   for (const p of ctx.lock!.rootfs.packages) {
     const deb = await readDeb(ctx.debs.get(p.name)!);
@@ -299,7 +338,7 @@ async function unpack(ctx: BuildContext): Promise<void> {
 
 /** Trim and assemble: drop what the app does not need, add /init and the rest of the appliance. */
 function trim(ctx: BuildContext): void {
-  if (!ctx.appliance) return;
+  if (!ctx.appliance || ctx.appliance.recipe.trim === 'trace') return;
   const { recipe } = ctx.appliance;
   const { tree } = ctx;
   const before = tree.size();
@@ -310,6 +349,121 @@ function trim(ctx: BuildContext): void {
   ctx.trimReport = trimTree(tree, { drop: recipe.drop, keep: recipe.keep, protect });
   const dropped = ctx.trimReport.dropped.length;
   ctx.opts.log.stage('trim', `${formatBytes(before)} → ${formatBytes(tree.size())}, dropped ${dropped} paths, ${tree.entries.size} left`);
+}
+
+/** Wide (traced recipes): the lock installed by mmdebstrap as Debian installs it (cached), read into the tree with /init added. */
+async function installWideTree(ctx: BuildContext): Promise<void> {
+  if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
+  const root = await installWide(ctx);
+  // What the read left out (docs, man pages, locales) is in files.json's dropped list, as "trim rule".
+  ctx.trimReport = { dropped: (await loadWide(ctx, root, ctx.tree)).dropped };
+  ctx.opts.log.info(`wide tree: ${describeWide(ctx.tree)}, ${ctx.trimReport.dropped.length} docs, man pages and locales left out`);
+}
+
+/** Reads the wide tree at `root` into `tree` and adds the builder's files; returns the protected mount points and what the read left out. */
+async function loadWide(ctx: BuildContext, root: string, tree: RootTree): Promise<{ protect: Set<string>; dropped: TrimReport['dropped'] }> {
+  const { recipe } = ctx.appliance!;
+  const { dropped } = await readWideTree(root, tree);
+  const busybox = tree.resolve('bin/busybox');
+  if (!busybox?.data) fail(`${recipe.name}: no /bin/busybox in the packages`, { hint: 'Add busybox or busybox-static to the recipe: /init is a busybox script.' });
+  const protect = addApplianceFiles(tree, recipe, busyboxApplets(busybox.data), { installed: true });
+  return { protect, dropped };
+}
+
+/**
+ * Trace and keep (traced recipes): take what the wide run touched from trace.json when it matches the
+ * lock, else boot the wide tree and record it (and write trace.json and its hash into the lock); then
+ * keep the touched paths and what they need (images/trace/keep.ts).
+ */
+async function traceAndKeep(ctx: BuildContext): Promise<void> {
+  if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
+  const { recipe, source } = ctx.appliance;
+  const { opts } = ctx;
+  let lock = ctx.lock!;
+  let tracePath = join(dirname(source.lockPath), TRACE_FILE);
+  let lockPath = source.lockPath;
+  // A stock-kernel rung cannot be traced (no virtio console built in): it follows the recipe it extends,
+  // whose trace ran on the same packages (shell-stock follows shell).
+  const follows = recipe.kernel.kind === 'stock' && recipe.extends ? await loadRecipe(recipe.extends, opts.recipesDir) : undefined;
+  if (follows) {
+    lockPath = follows.lockPath;
+    tracePath = join(dirname(lockPath), TRACE_FILE);
+    if (!existsSync(lockPath) || !existsSync(tracePath)) fail(`${recipe.name} follows the trace of ${follows.recipe.name}, which has none yet`, { hint: `Build it first: npm run images -- build ${follows.recipe.name}` });
+    lock = parseRecipeLock(await readFile(lockPath, 'utf8'), lockPath);
+    if (lockHash(lock.rootfs) !== lockHash(ctx.lock!.rootfs)) {
+      fail(`${recipe.name} follows the trace of ${follows.recipe.name}, but their locks hold other packages`, { hint: `Re-resolve both against one archive: npm run images -- build ${follows.recipe.name} ${recipe.name} --update-lock` });
+    }
+  }
+  const existing = existsSync(tracePath) ? parseTraceResult(await readFile(tracePath, 'utf8'), tracePath) : undefined;
+  if (existing && !lock.trace) fail(`${tracePath} is not recorded in ${lockPath}`, { hint: `Trace again: npm run images -- build ${follows?.recipe.name ?? recipe.name} --retrace` });
+  if (existing && lock.trace && traceResultHash(existing) !== lock.trace.sha256) {
+    fail(`${tracePath} does not match the sha256 its lock records (${lock.trace.sha256.slice(0, 12)}…): it was edited or belongs to another lock`, {
+      hint: `Restore both from git, or trace again: npm run images -- build ${recipe.name} --retrace`,
+    });
+  }
+  const wideLock = lockHash(lock.rootfs);
+  const stale = existing && existing.lockHash !== wideLock;
+  const fresh = !follows && (opts.retrace === true || opts.updateLock === true || !existing || stale === true);
+  if (follows && stale) fail(`${tracePath} was made for another lock than ${recipe.name}'s`, { hint: `Trace ${follows.recipe.name} again first: npm run images -- build ${follows.recipe.name} --retrace` });
+  await loadFirmware(ctx);
+  const boot = follows ? undefined : await traceBootFiles(ctx);
+  let touched: Map<string, string>;
+  if (fresh) {
+    if (stale) opts.log.info(`trace.json was made for another lock (${existing!.lockHash.slice(0, 12)}…): tracing again`);
+    touched = await traceWide(ctx, ctx.tree, boot!);
+    const result: TraceResult = { schema: 1, lockHash: wideLock, touched: Object.fromEntries([...touched].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+    const diff = diffTraces(existing, result);
+    if (existing) opts.log.info(`trace changed: ${diff.added.length} paths added, ${diff.removed.length} removed${[...diff.added.map((p) => `\n  + /${p}`), ...diff.removed.map((p) => `\n  - /${p}`)].slice(0, 200).join('')}`);
+    await writeFileAtomic(tracePath, formatTraceResult(result));
+    lock.trace = { file: TRACE_FILE, sha256: traceResultHash(result) };
+    await writeFileAtomic(source.lockPath, formatRecipeLock(lock));
+    opts.log.info(`wrote ${tracePath} (${touched.size} paths) and its sha256 into ${source.lockPath}`);
+  } else {
+    touched = new Map(Object.entries(existing!.touched));
+    opts.log.stage('trace', `${touched.size} touched paths from ${tracePath} (no boot; --retrace traces again${follows ? `, on ${follows.recipe.name}` : ''})`);
+  }
+  const before = ctx.tree.size();
+  const decision = keepTraced(ctx.tree, touched, { keep: recipe.keep, protect: new Set(['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/tmp', 'mnt']) });
+  ctx.trimReport = { dropped: [...(ctx.trimReport?.dropped ?? []), ...decision.report.dropped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
+  ctx.trace = { touched, fresh, reasons: decision.reasons, boot };
+  opts.log.stage('keep', `${formatBytes(before)} → ${formatBytes(ctx.tree.size())}: kept ${decision.reasons.size} paths, dropped ${decision.report.dropped.length}; ${decision.notInTree.length} touched paths were made at run time`);
+}
+
+/** The trace boot's kernel: the recipe's own plus the virtio console the control shell runs on (its own cached build). */
+async function traceBootFiles(ctx: BuildContext): Promise<BootFiles> {
+  const { recipe } = ctx.appliance!;
+  if (recipe.kernel.kind === 'stock') {
+    fail(`${recipe.name} boots Debian's stock kernel, which has the virtio console only as a module: it cannot be traced`, {
+      hint: 'Trace a recipe with a tailored kernel and extend it ("extends"), or set "trim": "rules".',
+    });
+  }
+  const k = await tailoredKernel(ctx, ['virtio-console']);
+  return { bzImage: k.bzImage, bios: ctx.firmware!.bios, vgabios: ctx.firmware!.vgabios, cmdline: [APPLIANCE_CMDLINE, recipe.kernel.cmdline].filter(Boolean).join(' ') };
+}
+
+/**
+ * Verify (traced recipes): boot the finished appliance and run its smoke script. On failure, name the
+ * step and the paths the wide run touched during that step that the appliance lacks (tracing again
+ * when the trace came from trace.json, which may have been edited).
+ */
+async function verify(ctx: BuildContext): Promise<void> {
+  if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
+  const failed = await verifyAppliance(ctx, ctx.opts.log);
+  if (!failed) return;
+  const { recipe } = ctx.appliance;
+  let touched = ctx.trace!.touched;
+  if (!ctx.trace!.fresh && ctx.trace!.boot) {
+    ctx.opts.log.info(`verify: ${failed.label} failed; tracing the wide tree again to see what it touched then`);
+    const wide = new RootTree();
+    await loadWide(ctx, await installWide(ctx), wide);
+    touched = await traceWide(ctx, wide, ctx.trace!.boot!);
+  }
+  const missing = [...touched].filter(([path, step]) => step === failed.label && !ctx.tree.entries.has(path)).map(([p]) => `/${p}`).sort();
+  fail(`${recipe.name}: the trimmed appliance fails ${failed.label} (${failed.message}); ${missing.length ? `the wide run touched during ${failed.label} what the appliance lacks: ${missing.slice(0, 40).join(' ')}${missing.length > 40 ? ` and ${missing.length - 40} more` : ''}` : 'it lacks nothing the wide run touched during that step'}`, {
+    hint: missing.length
+      ? `trace.json lost these paths (edited, or from another run): trace again with npm run images -- build ${recipe.name} --retrace, or list them under "keep".`
+      : `Output: ${JSON.stringify(failed.output)}. Compare the wide run with WHITTLE_DEBUG=1; the app may depend on something atime cannot see (a bare stat or access check): list it under "keep".`,
+  });
 }
 
 function writeInitramfs(ctx: BuildContext): void {
@@ -341,9 +495,23 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
     ctx.kernel = { bzImage: vmlinuz.data, configHash: sha256Hex(deb.files.find((f) => f.path.startsWith('boot/config-'))?.data ?? ''), version: pkg.version, source: pkg.name, stock: true };
     return;
   }
+  const k = await tailoredKernel(ctx, []);
+  const src = ctx.lock!.boot.packages.find((p) => p.name === 'linux-source-6.1')!;
+  ctx.kernel = { bzImage: k.bzImage, config: k.config, configHash: k.configHash, version: k.kernelRelease, source: `linux-source-6.1 ${src.version}`, stock: false };
+  if (bootMethod(recipe) === 'direct') {
+    ctx.kernel.vmlinux = await vmlinuxFromBzImage(k.bzImage, { signal: opts.signal });
+    opts.log.info(`direct entry: vmlinux ${formatBytes(ctx.kernel.vmlinux.length)} from the bzImage (no firmware, no in-guest decompression)`);
+  }
+}
+
+/** The recipe's tailored kernel (plus `extraFragments`), from the kernel cache or built. */
+async function tailoredKernel(ctx: BuildContext, extraFragments: string[]) {
+  const { recipe } = ctx.appliance!;
+  const { opts } = ctx;
   const src = ctx.lock!.boot.packages.find((p) => p.name === 'linux-source-6.1');
   if (!src) fail('The lock has no linux-source-6.1 boot package', { hint: `Rebuild with --update-lock.` });
-  opts.log.stage('kernel', `tinyconfig + ${recipe.kernel.fragments.join(' + ')}${recipe.kernel.config.length ? ` + ${recipe.kernel.config.length} recipe options` : ''} from linux-source-6.1 ${src.version}`);
+  const fragments = [...recipe.kernel.fragments, ...extraFragments];
+  opts.log.stage('kernel', `tinyconfig + ${fragments.join(' + ')}${recipe.kernel.config.length ? ` + ${recipe.kernel.config.length} recipe options` : ''} from linux-source-6.1 ${src.version}`);
   const k = await buildKernel({
     sourceTarXz: async () => {
       const tarball = join(opts.cacheDir, 'linux', src.version, 'linux-source-6.1.tar.xz');
@@ -354,7 +522,7 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
       return tarball;
     },
     sourceVersion: src.version,
-    fragments: recipe.kernel.fragments,
+    fragments,
     extraConfig: recipe.kernel.config,
     cacheDir: opts.cacheDir,
     jobs: opts.jobs,
@@ -363,11 +531,7 @@ async function buildTheKernel(ctx: BuildContext): Promise<void> {
     signal: opts.signal,
   });
   opts.log.info(`${k.cached ? 'cached build' : 'built'} ${k.kernelRelease}: bzImage ${formatBytes(k.bzImage.length)}, config ${k.configHash.slice(0, 12)}`);
-  ctx.kernel = { bzImage: k.bzImage, config: k.config, configHash: k.configHash, version: k.kernelRelease, source: `linux-source-6.1 ${src.version}`, stock: false };
-  if (bootMethod(recipe) === 'direct') {
-    ctx.kernel.vmlinux = await vmlinuxFromBzImage(k.bzImage, { signal: opts.signal });
-    opts.log.info(`direct entry: vmlinux ${formatBytes(ctx.kernel.vmlinux.length)} from the bzImage (no firmware, no in-guest decompression)`);
-  }
+  return k;
 }
 
 /**
@@ -382,9 +546,15 @@ export function bootMethod(recipe: Pick<Recipe, 'name' | 'kernel'>): 'direct' | 
   return boot;
 }
 
-/** Firmware: SeaBIOS and its VGA BIOS from the locked seabios package (the twin's: the appliances'). */
+/** Firmware stage: SeaBIOS for what boots through it (an appliance entered directly needs none). */
 async function extractFirmware(ctx: BuildContext): Promise<void> {
   if (ctx.appliance && bootMethod(ctx.appliance.recipe) === 'direct') return;
+  await loadFirmware(ctx);
+}
+
+/** SeaBIOS and its VGA BIOS from the locked seabios package (the twin's: the appliances'); a trace boot takes it too. */
+async function loadFirmware(ctx: BuildContext): Promise<void> {
+  if (ctx.firmware) return;
   const pkg = ctx.packages.find((p) => p.name === 'seabios');
   if (!pkg) fail('The lock has no seabios boot package', { hint: 'Rebuild with --update-lock.' });
   const { bios, vgabios } = (ctx.firmware = await seabiosFirmware(ctx.debs.get('seabios')!));
@@ -424,16 +594,21 @@ async function writeManifest(ctx: BuildContext): Promise<void> {
     if (e.type !== 'dir') o.files++;
     byOwner.set(e.owner, o);
   }
-  const packages: PackageShare[] = ctx.lock!.rootfs.packages.map((p) => {
-    const o = byOwner.get(p.name) ?? { size: 0, files: 0 };
-    return { name: p.name, version: p.version, size: o.size, share: rootfsSize ? o.size / rootfsSize : 0, files: o.files };
-  });
-  const files = tree
+  const packages: PackageShare[] = ctx.lock!.rootfs.packages
+    .map((p) => {
+      const o = byOwner.get(p.name) ?? { size: 0, files: 0 };
+      return { name: p.name, version: p.version, size: o.size, share: rootfsSize ? o.size / rootfsSize : 0, files: o.files };
+    })
+    // A traced appliance lists the packages it holds files of (the wide tree installed them all).
+    .filter((p) => recipe.trim !== 'trace' || p.files > 0);
+  const reasons = ctx.trace?.reasons;
+  const files: KeptFile[] = tree
     .files()
     .filter((e) => e.type !== 'dir')
-    .map((e) => ({ path: `/${e.path}`, size: e.data?.length ?? 0, type: e.type, owner: e.owner }))
+    .map((e) => ({ path: `/${e.path}`, size: e.data?.length ?? 0, type: e.type, owner: e.owner, ...(reasons?.has(e.path) ? { reason: reasons.get(e.path)! } : {}) }))
     .sort((a, b) => (a.path < b.path ? -1 : 1));
-  await writeFile(join(outDir, 'files.json'), JSON.stringify({ files, dropped: ctx.trimReport!.dropped.map((d) => ({ ...d, path: `/${d.path}` })) }) + '\n');
+  const fileList: FileList = { files, dropped: ctx.trimReport!.dropped.map((d) => ({ ...d, path: `/${d.path}` })), trim: recipe.trim };
+  await writeFile(join(outDir, 'files.json'), JSON.stringify(fileList) + '\n');
   if (kernel!.config) await writeFile(join(outDir, 'kernel.config'), kernel!.config);
   const manifest: Manifest = {
     schema: MANIFEST_SCHEMA,
@@ -455,6 +630,9 @@ async function writeManifest(ctx: BuildContext): Promise<void> {
     inputs: await applianceInputs(recipe.name, ctx.opts.recipesDir),
     recipe: recipe.name,
     inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
+    trim: recipe.trim,
+    // Counted from the tree packed into the initramfs above.
+    surface: treeSurface(tree),
   };
   await writeFile(join(outDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   ctx.manifest = manifest;

@@ -12,6 +12,7 @@ import { formatBytes, formatInteger, formatMs } from './format.ts';
 import { consoleLog, fail } from './log.ts';
 import { downloadSize, rawSize, validateManifest, type Manifest } from './manifest.ts';
 import { recipeNames } from './recipes.ts';
+import type { GuestBooter } from './trace/guest.ts';
 import { recordExpected, verifyImage } from './verify.ts';
 
 export const DIST_DIR = fileURLToPath(new URL('./dist/', import.meta.url));
@@ -21,7 +22,8 @@ const SIZE_TARGETS: Record<string, number> = { shell: 2.5e6, sqlite: 4e6 };
 const USAGE = `usage: npm run images -- [command]
   (no command)              build every recipe and the ${TWIN.name} twin
   build <name...>           build the named images (recipes: ${recipeNames().join(', ')}; ${TWIN.name})
-        --update-lock       re-resolve packages against the archive and rewrite the recipe's lock
+        --update-lock       re-resolve packages against the archive and rewrite the recipe's lock (traces again)
+        --retrace           trace a "trim": "trace" recipe again and rewrite its trace.json (prints paths added, removed)
   ensure [name...]          build the images that are missing from images/dist or were built from other
                             inputs (recipe, lock, kernel fragments, builder code; default: all)
   list                      list built images with their sizes
@@ -49,12 +51,18 @@ function abortOnSignals(): void {
   }
 }
 
+/** What the entry point (worker/cli/images.ts) hands in: the machine that boots guests for trace and verify. */
+export interface CliDeps {
+  guest?: GuestBooter;
+}
+let deps: CliDeps = {};
+
 function buildOptions(name: string) {
-  return { cacheDir: defaultCacheDir(), mirror: () => debianMirror(), log: consoleLog(`[${name}]`), signal: interrupt.signal };
+  return { cacheDir: defaultCacheDir(), mirror: () => debianMirror(), log: consoleLog(`[${name}]`), signal: interrupt.signal, guest: deps.guest };
 }
 
-async function buildOne(name: string, updateLock: boolean): Promise<Manifest> {
-  const opts = { ...buildOptions(name), distDir: DIST_DIR, updateLock };
+async function buildOne(name: string, updateLock: boolean, retrace = false): Promise<Manifest> {
+  const opts = { ...buildOptions(name), distDir: DIST_DIR, updateLock, retrace };
   const started = Date.now();
   const manifest = await build(name, opts);
   opts.log.info(`finished in ${formatMs(Date.now() - started)}`);
@@ -100,7 +108,7 @@ function list(): void {
     const byRole = (role: string) => m.artifacts.filter((a) => (group[a.role] ?? a.role) === role).reduce((n, a) => n + a.compressedSize, 0);
     return [
       m.name,
-      m.kind,
+      m.kind === 'appliance' ? `${m.kind} (${m.trim ?? 'rules'})` : m.kind,
       formatBytes(dl),
       formatBytes(rawSize(m)),
       formatBytes(byRole('firmware')),
@@ -118,15 +126,17 @@ function list(): void {
   for (const r of rows) console.log(line(r));
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[], given: CliDeps = {}): Promise<void> {
+  deps = given;
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'update-lock': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'update-lock': { type: 'boolean' }, retrace: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (cause) {
     fail((cause as Error).message, { hint: USAGE, cause });
   }
   const [command, ...names] = parsed.positionals;
   const updateLock = parsed.values['update-lock'] ?? false;
+  const retrace = parsed.values.retrace ?? false;
   if (parsed.values.help || command === 'help') return console.log(USAGE);
   const known = allNames();
   for (const n of names) if (!known.includes(n)) fail(`no image named ${JSON.stringify(n)}`, { hint: `Known: ${known.join(', ')}` });
@@ -141,7 +151,7 @@ async function main(argv: string[]): Promise<void> {
       return list();
     case 'build':
       if (names.length === 0) fail('build: name at least one image', { hint: USAGE });
-      for (const n of names) await buildOne(n, updateLock);
+      for (const n of names) await buildOne(n, updateLock, retrace);
       return list();
     case 'ensure':
       // One at a time: the twin's inputs come from the appliance locks, which a build may have written.
@@ -171,12 +181,17 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+/** Runs the CLI as a program: exits 1 with the error and its hint. */
+export function runCli(given: CliDeps = {}): void {
   abortOnSignals();
-  main(process.argv.slice(2)).catch((e: Error & { hint?: string }) => {
+  main(process.argv.slice(2), given).catch((e: Error & { hint?: string }) => {
     console.error(`\nerror: ${e.message}`);
     if (e.hint) console.error(`hint: ${e.hint}`);
     if (process.env.WHITTLE_DEBUG) console.error(e);
     process.exit(1);
   });
 }
+
+// Run directly (without a machine: traced recipes then build from their trace.json only if nothing
+// needs booting; `npm run images` runs worker/cli/images.ts, which hands in the headless machine).
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) runCli();

@@ -11,6 +11,9 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Kernel command-line word that starts the trace's control shell on /dev/hvc0. */
+export const CONTROL_FLAG = 'whittle.control';
+
 export function initScript(recipe: Recipe): string {
   return [
     '#!/bin/sh',
@@ -21,6 +24,12 @@ export function initScript(recipe: Recipe): string {
     'mkdir -p /dev/pts /dev/shm',
     'mount -t devpts devpts /dev/pts',
     'mount -t tmpfs -o mode=1777 tmpfs /dev/shm',
+    // The trace (images/trace/), when the command line asks for it: the kernel mounts the initramfs
+    // strictatime (only mount(2) defaults to relatime), so every access would move a path's atime and
+    // the walk's own reads would hide the run's; relatime keeps the first. Then the control shell on
+    // the virtio console (shell builtins only, so it touches no file the app would not).
+    'read -r WHITTLE_CMDLINE < /proc/cmdline',
+    `case " $WHITTLE_CMDLINE " in *" ${CONTROL_FLAG} "*) mount -o remount,relatime / && /bin/sh </dev/hvc0 >/dev/hvc0 2>&1 & ;; esac`,
     `hostname ${shq(recipe.name)}`,
     '. /etc/whittle/env',
     ...(recipe.init.loopback ? ['ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up'] : []),
@@ -40,18 +49,36 @@ export function envFile(recipe: Recipe): string {
   return Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
 }
 
+/**
+ * Kernel command-line word that makes the console a probe: when the console program exits (the host
+ * types ^D after its script), a shell with this prompt takes ttyS0 while the services keep running,
+ * so the builder can read the guest (images/surface.ts reads /proc/net there). Without it, nothing changes.
+ */
+export const PROBE_FLAG = 'whittle.probe';
+// No '#': busybox init reads it in /etc/inittab as the start of a comment, cutting the line (seen: "Unterminated quoted string").
+export const PROBE_PROMPT = 'probe> ';
+
 /** busybox init's table: the console app on ttyS0, respawned; nothing else. */
 export function inittab(recipe: Recipe): string {
   // A serial line reports 0 columns; line editors (linenoise in redis-cli) then ask the terminal for
   // its cursor position and wait for an answer a headless machine never sends. Give it a size.
-  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; exec ${recipe.init.console}`)}`;
+  // The probe test uses shell builtins only (`read`, `case`): no program the appliance might not keep.
+  const probe = `read -r c </proc/cmdline; case " $c " in *" ${PROBE_FLAG} "*) ${recipe.init.console}; PS1=${shq(PROBE_PROMPT)} exec /bin/sh;; esac; `;
+  const run = `/bin/sh -c ${shq(`. /etc/whittle/env; stty cols 80 rows 25 2>/dev/null; cd /root; ${probe}exec ${recipe.init.console}`)}`;
   return `# The "${recipe.name}" appliance's console program on the serial line, restarted when it exits.\nttyS0::respawn:${run}\n`;
 }
 
-/** Adds /init, /etc basics, mount points, /dev/console and the busybox applet links. */
-export function addApplianceFiles(tree: RootTree, recipe: Recipe, applets: string[]): Set<string> {
+/**
+ * Adds /init, /etc basics, mount points, /dev/console and the busybox applet links. A wide tree
+ * (`installed`: Debian installed it, trim "trace") keeps the accounts and profile its packages made,
+ * and gets applet links only for commands it lacks, in the folder /bin names (merged /usr).
+ */
+export function addApplianceFiles(tree: RootTree, recipe: Recipe, applets: string[], opts: { installed?: boolean } = {}): Set<string> {
   const owner = BUILDER_OWNER;
-  const file = (path: string, text: string, mode = 0o644) => tree.add({ path, type: 'file', mode, data: enc.encode(text), owner });
+  const debianOwns = (path: string) => opts.installed === true && tree.entries.has(path);
+  const file = (path: string, text: string, mode = 0o644) => {
+    if (!debianOwns(path)) tree.add({ path, type: 'file', mode, data: enc.encode(text), owner });
+  };
   const mountPoints = ['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/tmp', 'mnt'];
   for (const d of mountPoints) tree.add({ path: d, type: 'dir', mode: d.endsWith('tmp') ? 0o1777 : d === 'root' ? 0o700 : 0o755, owner });
   tree.add({ path: 'dev/console', type: 'char', mode: 0o600, rdev: { major: 5, minor: 1 }, owner });
@@ -64,6 +91,14 @@ export function addApplianceFiles(tree: RootTree, recipe: Recipe, applets: strin
   file('etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${recipe.name}\n`);
   file('etc/profile', 'PS1=\'\\w \\$ \'\nexport PS1\n');
   file('etc/os-release', `NAME="Whittle appliance"\nID=whittle\nVARIANT_ID=${recipe.name}\n`);
+  if (opts.installed) {
+    const bin = tree.resolve('bin')?.path ?? 'bin';
+    for (const a of applets) {
+      if (a === 'busybox' || ['bin', 'sbin', 'usr/bin', 'usr/sbin'].some((d) => tree.resolve(`${d}/${a}`))) continue;
+      tree.add({ path: `${bin}/${a}`, type: 'symlink', mode: 0o777, linkTarget: '/bin/busybox', owner });
+    }
+    return new Set(mountPoints);
+  }
   for (const a of applets) {
     const path = `bin/${a}`;
     if (!tree.entries.has(path) && !tree.entries.has(`usr/bin/${a}`) && a !== 'busybox') {

@@ -197,6 +197,48 @@ export const PackageShareSchema = v.object({
 });
 export type PackageShare = v.InferOutput<typeof PackageShareSchema>;
 
+/** A socket seen listening in the guest (images/surface.ts reads them from /proc/net). */
+export const ListeningSocketSchema = v.object({
+  proto: v.picklist(['tcp', 'tcp6', 'udp', 'udp6', 'unix'], 'must be tcp, tcp6, udp, udp6 or unix'),
+  /** `127.0.0.1:6379`, `[::]:80`, or a unix socket's path (`@name` for an abstract one). */
+  local: text(),
+  /** Owner's uid (inet sockets: /proc/net shows it). */
+  uid: v.optional(countSchema(2 ** 32 - 1)),
+  /** unix sockets: stream, dgram or seqpacket. */
+  type: v.optional(text(32)),
+});
+export type ListeningSocket = v.InferOutput<typeof ListeningSocketSchema>;
+
+const pathList = v.pipe(v.array(text()), v.maxLength(MAX_FILES, `more than ${MAX_FILES} paths`));
+
+/**
+ * What an attacker inside the image could use: setuid/setgid regular files, accounts with a login
+ * shell, executables (ELF programs and `#!` scripts with an execute bit, not counting libraries),
+ * shared objects (ELF `*.so*` and the loader), counted from the files the builder packed; and the
+ * sockets listening once the app is up, read from the guest's /proc/net (`sockets.measured` says when).
+ */
+export const SurfaceSchema = v.object({
+  setuid: pathList,
+  setgid: pathList,
+  loginAccounts: v.pipe(
+    // shellMissing: the shell is not in the image, so the account cannot log in there after all.
+    v.array(v.object({ name: text(256), uid: countSchema(2 ** 32 - 1), shell: text(), shellMissing: v.optional(v.boolean()) })),
+    v.maxLength(100_000, 'more than 100000 accounts'),
+  ),
+  executables: countSchema(MAX_FILES),
+  sharedLibraries: countSchema(MAX_FILES),
+  sockets: v.optional(
+    v.object({
+      /** When and how they were read, in words (e.g. "after the ready marker, verify boot"). */
+      measured: text(),
+      /** False when the kernel has no network stack (no /proc/net): nothing can listen. */
+      network: v.boolean(),
+      listening: v.pipe(v.array(ListeningSocketSchema), v.maxLength(100_000, 'more than 100000 sockets')),
+    }),
+  ),
+});
+export type Surface = v.InferOutput<typeof SurfaceSchema>;
+
 export const ManifestSchema = v.pipe(
   v.object({
     schema: v.literal(MANIFEST_SCHEMA, (issue) => `is ${JSON.stringify(issue.input)} (this build reads ${MANIFEST_SCHEMA})`),
@@ -242,6 +284,10 @@ export const ManifestSchema = v.pipe(
     inputs: v.optional(Sha256Schema),
     /** Recipe this image was built from. */
     recipe: v.optional(ImageNameSchema),
+    /** How an appliance was trimmed (images/trace/): by tracing a run, or by rules; absent before tracing existed (rules). */
+    trim: v.optional(v.picklist(['trace', 'rules'], 'must be "trace" or "rules"')),
+    /** Attack surface (images/surface.ts); absent in manifests built before it was measured. */
+    surface: v.optional(SurfaceSchema),
   }),
   v.check((m) => new Set(m.artifacts.map((a) => a.role)).size === m.artifacts.length, 'artifacts: a role appears twice'),
   v.check(

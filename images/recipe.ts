@@ -70,6 +70,14 @@ export const RecipeSchema = v.strictObject({
   ),
   readyMarker: nonEmpty(),
   smoke: v.optional(SmokeSchema, () => []),
+  /** Longer steps the app's users would run, traced after the smoke script (not part of verify). */
+  exercise: v.optional(SmokeSchema, () => []),
+  /**
+   * How the appliance is trimmed: `trace` (default) installs the packages as Debian does and keeps
+   * what a traced run of the smoke and exercise steps touched (images/trace/); `rules` unpacks them
+   * and applies the drop lists and the DT_NEEDED analysis (images/rootfs.ts).
+   */
+  trim: v.optional(v.picklist(['trace', 'rules'], 'must be "trace" or "rules"'), 'trace'),
   memoryMB: v.optional(
     v.pipe(
       v.number(),

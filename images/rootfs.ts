@@ -13,6 +13,9 @@ export interface TreeEntry {
   data?: Uint8Array;
   linkTarget?: string;
   rdev?: { major: number; minor: number };
+  /** Numeric owner and group (default 0): a wide tree keeps what dpkg and the maintainer scripts set. */
+  uid?: number;
+  gid?: number;
   /** Package that shipped it, or `whittle` for files the builder adds. */
   owner: string;
 }
@@ -85,7 +88,16 @@ export class RootTree {
   }
 
   /** Follows symlinks (absolute or relative) to the entry a path finally names. */
-  resolve(path: string, depth = 0): TreeEntry | undefined {
+  resolve(path: string): TreeEntry | undefined {
+    return this.chain(path)?.entry;
+  }
+
+  /**
+   * Follows a path as the kernel would: `links` are the symlinks passed on the way (in parent
+   * components too, e.g. `bin` → `usr/bin` on a merged-/usr Debian), `entry` the one it finally names;
+   * undefined when it leads nowhere.
+   */
+  chain(path: string, links: string[] = [], depth = 0): { entry: TreeEntry; links: string[] } | undefined {
     if (depth > 40) return undefined;
     const parts = normalizePath(path).split('/');
     let cur = '';
@@ -94,13 +106,15 @@ export class RootTree {
       const e = this.entries.get(next);
       if (!e) return undefined;
       if (e.type === 'symlink') {
+        links.push(next);
         const target = e.linkTarget!.startsWith('/') ? e.linkTarget! : posix.join(posix.dirname(next), e.linkTarget!);
         const rest = parts.slice(i + 1).join('/');
-        return this.resolve(rest ? `${target}/${rest}` : target, depth + 1);
+        return this.chain(rest ? `${target}/${rest}` : target, links, depth + 1);
       }
       cur = next;
     }
-    return this.entries.get(cur);
+    const entry = this.entries.get(cur);
+    return entry && { entry, links };
   }
 
   delete(path: string): void {
@@ -121,7 +135,7 @@ export class RootTree {
   /** The tree as a sorted newc cpio (parents before children, every mtime `epoch`). */
   toCpio(epoch: number): Uint8Array {
     const sorted = [...this.entries.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const entries: CpioEntry[] = sorted.map((e) => ({ path: e.path, type: e.type, mode: e.mode, data: e.data, linkTarget: e.linkTarget, rdev: e.rdev }));
+    const entries: CpioEntry[] = sorted.map((e) => ({ path: e.path, type: e.type, mode: e.mode, data: e.data, linkTarget: e.linkTarget, rdev: e.rdev, uid: e.uid, gid: e.gid }));
     return writeCpio(entries, epoch);
   }
 }
@@ -172,18 +186,21 @@ export function trim(tree: RootTree, opts: { drop: string[]; keep: string[]; pro
   return report;
 }
 
+/** Where the dynamic loader finds DT_NEEDED `name` in the tree (the default search path, in order), with the links on the way. */
+export function findLibrary(tree: RootTree, name: string): { entry: TreeEntry; links: string[] } | undefined {
+  for (const dir of LIB_DIRS) {
+    const hit = tree.chain(`${dir}/${name}`);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
 /** Drops shared libraries that no program (or kept library) needs, following DT_NEEDED transitively. */
 function pruneLibraries(tree: RootTree, keep: (p: string) => boolean, remove: (e: TreeEntry, why: string) => void): void {
   const elf = new Map<string, ReturnType<typeof readElf>>();
   for (const e of tree.files()) if (e.type === 'file' && e.data) elf.set(e.path, readElf(e.data));
   const isLibrary = (path: string) => /\.so(\.[\d.]+)?$/.test(path) || /(^|\/)ld-linux[^/]*$/.test(path);
-  const findLib = (name: string): TreeEntry | undefined => {
-    for (const dir of LIB_DIRS) {
-      const hit = tree.resolve(`${dir}/${name}`);
-      if (hit) return hit;
-    }
-    return undefined;
-  };
+  const findLib = (name: string) => findLibrary(tree, name)?.entry;
   const used = new Set<string>();
   const queue: string[] = [];
   const use = (path: string) => {

@@ -12,6 +12,7 @@ import { sha256Hex } from '../hash.ts';
 import { HostProcessError, requireHostTools, runHostTool, spawnHostTool } from '../host-process.ts';
 import { fail } from '../log.ts';
 import { twinInputs } from '../inputs.ts';
+import { readTreeSurface } from '../surface.ts';
 import { MANIFEST_SCHEMA, type AppEntry, type Manifest, type PackageShare } from '../manifest.ts';
 import { explainInstallFailure } from './install-failure.ts';
 
@@ -55,7 +56,7 @@ export const TWIN = {
   arch: 'i386',
   hostname: 'debian',
   /** What `apt install` would add to a minbase system to make this machine (the demo apps last). */
-  packages: ['systemd-sysv', 'udev', 'linux-image-686', 'initramfs-tools', 'busybox', 'sqlite3', 'lua5.4', 'redis-server', 'redis-tools'],
+  packages: ['systemd-sysv', 'udev', 'linux-image-686', 'initramfs-tools', 'busybox', 'sqlite3', 'lua5.4', 'redis-server', 'redis-tools', 'ruby', 'lighttpd'],
   /** Fixed so the disk is reproducible and the kernel finds its root by UUID like an installed Debian does. */
   diskUuid: '6b1e3d1a-7e57-4c1e-9d3a-0de61a2b7e11',
   hashSeed: '2f0c5a8e-1d43-4b7a-a2c5-5e9b1f3d7c20',
@@ -102,6 +103,22 @@ export const TWIN_APPS: AppEntry[] = [
       { send: 'GET greeting', expect: '"whittled"' },
     ],
   },
+  {
+    name: 'ruby',
+    command: 'irb --simple-prompt --nomultiline --nosingleline --nocolorize',
+    readyMarker: '>> ',
+    smoke: [
+      { send: 'puts [1,2,3].sum * 7', expect: '42' },
+      { send: "require 'json'; puts JSON.generate({a: 1+1})", expect: '{"a":2}' },
+    ],
+  },
+  {
+    name: 'lighttpd',
+    // systemd starts lighttpd as Debian enables it; wait until it answers, as the appliance's console does.
+    command: 'until busybox wget -q -O /dev/null http://127.0.0.1/ 2>/dev/null; do sleep 0.1; done; busybox sh',
+    readyMarker: '~ # ',
+    smoke: [{ send: 'busybox wget -q -O - http://127.0.0.1/ | busybox grep -i title', expect: 'Welcome page' }],
+  },
   // busybox ash's default prompt for root (`\w \$ `) in root's home.
   { name: 'shell', command: 'busybox sh', readyMarker: '~ # ', smoke: [{ send: 'uname -a', expect: 'Linux debian' }, { send: 'echo $((6*7))', expect: '42' }] },
 ];
@@ -138,10 +155,10 @@ function checkHost(ctx: BuildContext, d: DistroState): void {
   requireHostTools('twin', 'Building the debian twin');
   const mirror = ctx.opts.mirror();
   if (!/^https?:\/\//.test(mirror)) fail(`Not an http(s) mirror URL: ${mirror}`, { hint: 'Set DEBIAN_MIRROR to a Debian mirror base URL.' });
-  const missing = ['sqlite3', 'lua5.4', 'redis-server', 'redis-tools', 'busybox'].filter((p) => !d.pins[p]);
+  const missing = ['sqlite3', 'lua5.4', 'redis-server', 'redis-tools', 'busybox', 'ruby', 'lighttpd'].filter((p) => !d.pins[p]);
   if (missing.length) {
     fail(`No pinned version for ${missing.join(', ')}: the twin installs the versions the appliances use.`, {
-      hint: 'Build the appliances first (their locks hold the versions): npm run images -- build shell sqlite lua redis',
+      hint: 'Build the appliances first (their locks hold the versions): npm run images -- build shell sqlite lua redis ruby lighttpd',
     });
   }
 }
@@ -191,14 +208,13 @@ async function installDebian(ctx: BuildContext, d: DistroState): Promise<void> {
   await writeFile(join(d.work, 'pins.pref'), aptPinPreferences(d.pins));
   await writeFile(join(d.work, 'fstab'), TWIN_FSTAB);
   const mirror = ctx.opts.mirror();
-  const result = await spawnHostTool('mmdebstrap', mmdebstrapArgs({ mirror, pins: d.pins }, d.root), {
-    env: {
-      ...process.env,
-      SOURCE_DATE_EPOCH: String(ctx.epoch),
-      WHITTLE_APT_CACHE: d.aptCache,
-      WHITTLE_WORK: d.work,
-      LC_ALL: 'C.UTF-8',
-    },
+  await runMmdebstrap(ctx, mmdebstrapArgs({ mirror, pins: d.pins }, d.root), mirror, { WHITTLE_APT_CACHE: d.aptCache, WHITTLE_WORK: d.work });
+}
+
+/** Runs mmdebstrap (the twin's install, an appliance's wide tree) with apt's and dpkg's lines as progress; explains a failure. */
+export async function runMmdebstrap(ctx: BuildContext, args: string[], mirror: string, env: Record<string, string> = {}): Promise<void> {
+  const result = await spawnHostTool('mmdebstrap', args, {
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(ctx.epoch), LC_ALL: 'C.UTF-8', ...env },
     onLine: (line) => ctx.opts.log.info(`mmdebstrap: ${line}`),
     signal: ctx.opts.signal,
   });
@@ -467,6 +483,8 @@ export async function writeDistroManifest(ctx: BuildContext): Promise<void> {
     },
     lockHash: sha256Hex(pinsText),
     inputs: twinInputs(d.pins),
+    // Counted from the installed tree that went onto the disk.
+    surface: await readTreeSurface(d.root),
   };
   await writeFile(join(ctx.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   ctx.manifest = manifest;

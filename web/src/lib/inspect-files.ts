@@ -2,28 +2,12 @@
 // with what trimming dropped) and its kernel's .config (`kernel.config`). Not stored with the image:
 // read from the server when it is reachable.
 
-import type { Manifest } from '../../../images/manifest.ts';
+import * as v from 'valibot';
+import { describeIssues, type Manifest } from '../../../images/manifest.ts';
+import { FileListSchema, type FileList } from '../../../images/trace/files.ts';
 import { ExpectedError, fetchOrFail } from './user-error.ts';
 
-export interface FileEntry {
-  path: string;
-  size: number;
-  type: string;
-  /** The package the file came from (or the builder's own files). */
-  owner: string;
-}
-
-export interface DroppedFile {
-  path: string;
-  size: number;
-  owner: string;
-  reason: string;
-}
-
-export interface FileList {
-  files: FileEntry[];
-  dropped: DroppedFile[];
-}
+export type { FileList };
 
 const cache = new Map<string, Promise<unknown>>();
 
@@ -43,8 +27,12 @@ function fetchOnce<T>(url: string, parse: (res: Response) => Promise<T>): Promis
 /** The image's file list, or undefined if it has none. */
 export async function fetchFileList(m: Manifest, manifestUrl: string): Promise<FileList | undefined> {
   if (!m.inspect?.files) return undefined;
-  const data = await fetchOnce(new URL(m.inspect.files, manifestUrl).href, (r) => r.json() as Promise<Partial<FileList>>);
-  return { files: Array.isArray(data.files) ? data.files : [], dropped: Array.isArray(data.dropped) ? data.dropped : [] };
+  const url = new URL(m.inspect.files, manifestUrl).href;
+  const data = await fetchOnce(url, (r) => r.json() as Promise<unknown>);
+  // From the image's server, which may be another site's: checked like the manifest.
+  const parsed = v.safeParse(FileListSchema, data);
+  if (!parsed.success) throw new ExpectedError(`${url} is not a file list: ${describeIssues(parsed.issues)}.`, 'Rebuild the image, or reload the library.');
+  return parsed.output;
 }
 
 /** The kernel's .config text, or undefined if the manifest names none. */
@@ -72,6 +60,12 @@ export async function fetchInspectExtras(image: { name: string; manifest: Manife
   const out: InspectExtras = {};
   if (files.status === 'fulfilled' && files.value) out.files = files.value;
   if (config.status === 'fulfilled' && config.value) out.config = config.value;
-  if (files.status === 'rejected' || config.status === 'rejected') out.unavailable = 'Some details could not be read from the server (offline?).';
+  const failed = [files, config].find((r) => r.status === 'rejected');
+  if (failed) {
+    // Say what went wrong when it is an expected error (a bad file list); the network's own errors read as "offline?".
+    const why = failed.reason instanceof ExpectedError ? ` ${failed.reason.message}` : ' (offline?)';
+    console.warn('Inspect: could not read an image\'s extras', failed.reason);
+    out.unavailable = `Some details could not be read from the server:${why}`;
+  }
   return out;
 }
