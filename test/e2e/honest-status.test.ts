@@ -38,8 +38,10 @@ describe('an import with no ready text', () => {
     expect(facts).toMatch(/direct kernel entry/);
     expect(await page.getByText('Packages and their share').count()).toBe(0);
     expect(await page.getByText(/leaves out of/).count()).toBe(0);
-    const log = await page.locator('.panel.box.wide').last().innerText();
-    expect(log).toContain('BusyBox');
+    // The log of a machine without a ready text is refreshed every second: wait for the banner.
+    const bootLog = page.locator('.panel.box.wide').last();
+    await pollFor("busybox's banner in the boot log", async () => (await bootLog.innerText()).includes('BusyBox'), 30_000);
+    const log = await bootLog.innerText();
     expect(Number(/Whole log \((\d+) lines\)/.exec(log)?.[1])).toBeGreaterThan(1);
     await screenshotBoth(page, 'inspect-import');
     await page.goto(`${url}#/machine/no-marker`);
