@@ -27,7 +27,7 @@ import { CanvasScreen } from '../worker/screen.ts';
 import { SerialText } from '../worker/serial-text.ts';
 import type { V86Cpu } from '../worker/v86-glue.ts';
 import { bufferOf } from '../worker/v86-glue.ts';
-import { formatBytes, formatMs } from '../images/format.ts';
+import { formatBytes, formatCount, formatMs } from '../images/format.ts';
 
 const DIR = fileURLToPath(new URL('../images/dist/debian/', import.meta.url));
 const USAGE = `Usage: npx tsx bench/twin.ts [--disk chunked,memory] [--analyze] [--timeout s]
@@ -202,7 +202,7 @@ async function main(): Promise<number> {
     const r = await bootOnce(mode, timeoutMs, values.analyze && i === 0);
     const d = r.durations;
     console.log(`\n[${mode}] prompt after ${formatMs(d.readyMs)} (wall ${formatMs(r.wallMs)}, load ${formatMs(r.marks.find((m) => m.phase === 'load')?.at ?? NaN)}), load average ${load.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
-    console.log(`  phases: ${PHASES.map((p) => `${p} ${formatMs(d.phases[p])} / ${(d.phaseInstructions[p] / 1e6).toFixed(0)} M instr`).join(' · ')}; ${(d.instructions / 1e6).toFixed(0)} M instructions`);
+    console.log(`  phases: ${PHASES.map((p) => `${p} ${formatMs(d.phases[p])} / ${formatCount(d.phaseInstructions[p])} instr`).join(' · ')}; ${formatCount(d.instructions)} instructions`);
     console.log(`  disk: guest read ${formatBytes(r.diskReadBytes)}; ${r.counters.fileReads} stored files read (${r.counters.distinct.size} distinct, ${formatBytes(r.counters.fileBytes)})` +
       (mode === 'chunked' ? `; ${r.counters.gets} IDE reads, ${r.counters.waits} waited on a chunk for ${formatMs(r.counters.waitMs)} in all` : `; whole disk decoded and verified before boot in ${formatMs(r.counters.preloadMs)}`));
     console.log(`  guest halted (cpu.in_hlt, 5 ms samples): ${Object.entries(r.halts).map(([p, h]) => `${p} ${h.halted}/${h.samples} (${((100 * h.halted) / Math.max(1, h.samples)).toFixed(1)} %)`).join(' · ')}`);
