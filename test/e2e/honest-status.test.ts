@@ -38,6 +38,9 @@ describe('an import with no ready text', () => {
     expect(facts).toMatch(/direct kernel entry/);
     expect(await page.getByText('Packages and their share').count()).toBe(0);
     expect(await page.getByText(/leaves out of/).count()).toBe(0);
+    // An import cannot be rebuilt: its missing surface is explained as never measured.
+    expect(await page.getByText(/rebuild to see it/).count()).toBe(0);
+    await page.getByText(/imported, so not measured/).waitFor();
     // The log of a machine without a ready text is refreshed every second: wait for the banner.
     const bootLog = page.locator('.panel.box.wide').last();
     await pollFor("busybox's banner in the boot log", async () => (await bootLog.innerText()).includes('BusyBox'), 30_000);
