@@ -42,15 +42,16 @@ export default ts.config(
       // Only types cross into the page, except the modules it drives directly: the bridge (one per
       // worker), the image store and its content addressing (the page writes what the worker reads),
       // the stats and boot-phase durations shared with the compare CLI, and the serial text window the
-      // script runner uses too. None of them pulls v86 into the UI bundle.
+      // script runner uses too, the host share's name rules (share-path), and the network's modes and
+      // addresses (network). None of them pulls v86 into the UI bundle.
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           patterns: [
             {
-              regex: '^(\\.\\./)+worker/(?!(bridge|image-store|artifacts|stats|phases|serial-text|guest-messages)\\.ts$)',
+              regex: '^(\\.\\./)+worker/(?!(bridge|image-store|artifacts|stats|phases|serial-text|guest-messages|share-path|network)\\.ts$)',
               allowTypeImports: true,
-              message: 'web/ imports worker/ only as `import type` (besides bridge, image-store, artifacts, stats, phases, serial-text and guest-messages): worker code stays out of the UI bundle.',
+              message: 'web/ imports worker/ only as `import type` (besides bridge, image-store, artifacts, stats, phases, serial-text, guest-messages, share-path and network): worker code stays out of the UI bundle.',
             },
           ],
         },

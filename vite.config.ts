@@ -135,6 +135,9 @@ function whittleImages(): Plugin {
       await mkdir(target, { recursive: true });
       const index = await listImages(imagesDir);
       await writeFile(join(target, 'index.json'), JSON.stringify(index));
+      // GitHub Pages published from a branch runs Jekyll, which drops files whose names start with `_`
+      // (Vite emits some): this empty file turns it off. Other hosts ignore it.
+      await writeFile(join(outDir, '.nojekyll'), '');
       this.info(`images: ${index.images.length} manifests, ${count} files from ${imagesDir}`);
       if (index.images.length === 0) this.warn(`no images in ${imagesDir}: run \`npm run images\` to build them`);
     },
@@ -143,6 +146,9 @@ function whittleImages(): Plugin {
 
 export default defineConfig({
   root: join(root, 'web'),
+  // Relative URLs throughout the build (assets, the machine worker, the service worker, images), so the
+  // site works wherever it is put: at a host's root or under a sub-path such as a GitHub project page.
+  base: './',
   publicDir: false,
   plugins: [svelte({ configFile: false }), whittleImages()],
   worker: { format: 'es' },

@@ -98,8 +98,8 @@ describe('build (fake archive, stock kernel)', () => {
     expect(paths).toContain('usr/bin/app');
     expect(paths.some((p) => p.startsWith('usr/share/man') || p.startsWith('usr/share/doc'))).toBe(false);
     expect(paths).toEqual([...paths].sort());
-    // The surface of what was packed: the builder's /etc/passwd and /init (a script); the fake busybox is no ELF.
-    expect(first.surface).toEqual({ setuid: [], setgid: [], loginAccounts: [{ name: 'root', uid: 0, shell: '/bin/sh' }], executables: 1, sharedLibraries: 0 });
+    // The surface of what was packed: the builder's /etc/passwd, /init and the console wrapper (scripts); the fake busybox is no ELF.
+    expect(first.surface).toEqual({ setuid: [], setgid: [], loginAccounts: [{ name: 'root', uid: 0, shell: '/bin/sh' }], executables: 2, sharedLibraries: 0 });
   });
 
   it('rebuilds from the lock to byte-identical artifacts', async () => {

@@ -93,8 +93,11 @@ export interface BuildContext {
   debs: Map<string, string>;
   tree: RootTree;
   trimReport?: TrimReport;
+  /** Traced recipes: the builder's mount points (/proc, /mnt/host, …), kept although nothing touches an empty directory. */
+  mountPoints?: Set<string>;
   /** A traced appliance: the wide tree's folder, what the run touched, why each kept path stays. */
-  trace?: { touched: Map<string, string>; fresh: boolean; reasons: Map<string, KeptReason>; boot?: BootFiles };
+  /** `boot`: the trace kernel's files, built only when a trace boots (`retraceable`: not a rung that follows another's trace). */
+  trace?: { touched: Map<string, string>; fresh: boolean; reasons: Map<string, KeptReason>; retraceable: boolean };
   /** The initrd the kernel boots: an appliance's cpio, or the twin's initramfs-tools image. */
   initramfs?: Uint8Array;
   kernel?: {
@@ -356,7 +359,9 @@ async function installWideTree(ctx: BuildContext): Promise<void> {
   if (!ctx.appliance || ctx.appliance.recipe.trim !== 'trace') return;
   const root = await installWide(ctx);
   // What the read left out (docs, man pages, locales) is in files.json's dropped list, as "trim rule".
-  ctx.trimReport = { dropped: (await loadWide(ctx, root, ctx.tree)).dropped };
+  const wide = await loadWide(ctx, root, ctx.tree);
+  ctx.trimReport = { dropped: wide.dropped };
+  ctx.mountPoints = wide.protect;
   ctx.opts.log.info(`wide tree: ${describeWide(ctx.tree)}, ${ctx.trimReport.dropped.length} docs, man pages and locales left out`);
 }
 
@@ -382,9 +387,10 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
   let lock = ctx.lock!;
   let tracePath = join(dirname(source.lockPath), TRACE_FILE);
   let lockPath = source.lockPath;
-  // A stock-kernel rung cannot be traced (no virtio console built in): it follows the recipe it extends,
-  // whose trace ran on the same packages (shell-stock follows shell).
-  const follows = recipe.kernel.kind === 'stock' && recipe.extends ? await loadRecipe(recipe.extends, opts.recipesDir) : undefined;
+  // A rung that only changes how the same packages boot follows the recipe it extends, whose trace ran
+  // on them (shell-stock, whose stock kernel has no virtio console built in, and shell-firmware follow shell).
+  const parent = recipe.extends ? await loadRecipe(recipe.extends, opts.recipesDir) : undefined;
+  const follows = parent && parent.recipe.packages.join(' ') === recipe.packages.join(' ') ? parent : undefined;
   if (follows) {
     lockPath = follows.lockPath;
     tracePath = join(dirname(lockPath), TRACE_FILE);
@@ -406,11 +412,10 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
   const fresh = !follows && (opts.retrace === true || opts.updateLock === true || !existing || stale === true);
   if (follows && stale) fail(`${tracePath} was made for another lock than ${recipe.name}'s`, { hint: `Trace ${follows.recipe.name} again first: npm run images -- build ${follows.recipe.name} --retrace` });
   await loadFirmware(ctx);
-  const boot = follows ? undefined : await traceBootFiles(ctx);
   let touched: Map<string, string>;
   if (fresh) {
     if (stale) opts.log.info(`trace.json was made for another lock (${existing!.lockHash.slice(0, 12)}…): tracing again`);
-    touched = await traceWide(ctx, ctx.tree, boot!);
+    touched = await traceWide(ctx, ctx.tree, await traceBootFiles(ctx));
     const result: TraceResult = { schema: 1, lockHash: wideLock, touched: Object.fromEntries([...touched].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
     const diff = diffTraces(existing, result);
     if (existing) opts.log.info(`trace changed: ${diff.added.length} paths added, ${diff.removed.length} removed${[...diff.added.map((p) => `\n  + /${p}`), ...diff.removed.map((p) => `\n  - /${p}`)].slice(0, 200).join('')}`);
@@ -423,9 +428,9 @@ async function traceAndKeep(ctx: BuildContext): Promise<void> {
     opts.log.stage('trace', `${touched.size} touched paths from ${tracePath} (no boot; --retrace traces again${follows ? `, on ${follows.recipe.name}` : ''})`);
   }
   const before = ctx.tree.size();
-  const decision = keepTraced(ctx.tree, touched, { keep: recipe.keep, protect: new Set(['proc', 'sys', 'dev', 'run', 'tmp', 'root', 'var/tmp', 'mnt']) });
+  const decision = keepTraced(ctx.tree, touched, { keep: recipe.keep, protect: ctx.mountPoints });
   ctx.trimReport = { dropped: [...(ctx.trimReport?.dropped ?? []), ...decision.report.dropped].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
-  ctx.trace = { touched, fresh, reasons: decision.reasons, boot };
+  ctx.trace = { touched, fresh, reasons: decision.reasons, retraceable: !follows };
   opts.log.stage('keep', `${formatBytes(before)} → ${formatBytes(ctx.tree.size())}: kept ${decision.reasons.size} paths, dropped ${decision.report.dropped.length}; ${decision.notInTree.length} touched paths were made at run time`);
 }
 
@@ -452,11 +457,11 @@ async function verify(ctx: BuildContext): Promise<void> {
   if (!failed) return;
   const { recipe } = ctx.appliance;
   let touched = ctx.trace!.touched;
-  if (!ctx.trace!.fresh && ctx.trace!.boot) {
+  if (!ctx.trace!.fresh && ctx.trace!.retraceable) {
     ctx.opts.log.info(`verify: ${failed.label} failed; tracing the wide tree again to see what it touched then`);
     const wide = new RootTree();
     await loadWide(ctx, await installWide(ctx), wide);
-    touched = await traceWide(ctx, wide, ctx.trace!.boot!);
+    touched = await traceWide(ctx, wide, await traceBootFiles(ctx));
   }
   const missing = [...touched].filter(([path, step]) => step === failed.label && !ctx.tree.entries.has(path)).map(([p]) => `/${p}`).sort();
   fail(`${recipe.name}: the trimmed appliance fails ${failed.label} (${failed.message}); ${missing.length ? `the wide run touched during ${failed.label} what the appliance lacks: ${missing.slice(0, 40).join(' ')}${missing.length > 40 ? ` and ${missing.length - 40} more` : ''}` : 'it lacks nothing the wide run touched during that step'}`, {
@@ -631,6 +636,8 @@ async function writeManifest(ctx: BuildContext): Promise<void> {
     recipe: recipe.name,
     inspect: { files: 'files.json', builderFiles: byOwner.get(BUILDER_OWNER)?.files ?? 0 },
     trim: recipe.trim,
+    ...(recipe.share ? { share: true } : {}),
+    ...(recipe.network ? { network: true } : {}),
     // Counted from the tree packed into the initramfs above.
     surface: treeSurface(tree),
   };

@@ -286,6 +286,10 @@ export const ManifestSchema = v.pipe(
     recipe: v.optional(ImageNameSchema),
     /** How an appliance was trimmed (images/trace/): by tracing a run, or by rules; absent before tracing existed (rules). */
     trim: v.optional(v.picklist(['trace', 'rules'], 'must be "trace" or "rules"')),
+    /** The guest mounts v86's 9p share (tag `host9p`) on /mnt/host: the lab can put files there and read them back. */
+    share: v.optional(v.boolean()),
+    /** The guest has a network card and takes its address from `whittle.ip=` on the command line (images/init.ts). */
+    network: v.optional(v.boolean()),
     /** Attack surface (images/surface.ts); absent in manifests built before it was measured. */
     surface: v.optional(SurfaceSchema),
   }),

@@ -78,6 +78,17 @@ export const RecipeSchema = v.strictObject({
    * and applies the drop lists and the DT_NEEDED analysis (images/rootfs.ts).
    */
   trim: v.optional(v.picklist(['trace', 'rules'], 'must be "trace" or "rules"'), 'trace'),
+  /**
+   * Files from the host: the kernel gets the `9p` fragment and /init mounts v86's share (tag `host9p`)
+   * on /mnt/host, where the lab puts dropped files and reads back what the guest writes.
+   */
+  share: v.optional(v.boolean('must be true or false'), false),
+  /**
+   * A network card: the kernel gets the `net` and `ne2k` fragments, loopback comes up, and /init
+   * configures eth0 from the command line the lab passes (`whittle.ip=<addr>/<prefix>[,<gateway>]` or
+   * `whittle.ip=dhcp`); without it eth0 stays down.
+   */
+  network: v.optional(v.boolean('must be true or false'), false),
   memoryMB: v.optional(
     v.pipe(
       v.number(),
@@ -145,5 +156,12 @@ export function parseRecipe(raw: unknown, name: string, base?: Recipe): Recipe {
   };
   const r = v.safeParse(RecipeSchema, merged);
   if (!r.success) throw new RecipeError(where(describeIssues(r.issues)));
-  return r.output;
+  return withImpliedFragments(r.output);
+}
+
+/** The kernel fragments `share` and `network` need, added after the recipe's own (each once). */
+function withImpliedFragments(recipe: Recipe): Recipe {
+  const implied = [...(recipe.share || recipe.network ? ['net'] : []), ...(recipe.share ? ['9p'] : []), ...(recipe.network ? ['ne2k'] : [])];
+  const fragments = [...recipe.kernel.fragments, ...implied.filter((f) => !recipe.kernel.fragments.includes(f))];
+  return { ...recipe, kernel: { ...recipe.kernel, fragments }, init: { ...recipe.init, loopback: recipe.init.loopback || recipe.network } };
 }

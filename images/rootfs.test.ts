@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readElf } from './elf.ts';
 import { busyboxApplets } from './busybox.ts';
-import { initScript, inittab } from './init.ts';
 import { parseRecipe } from './recipe.ts';
 import { RootTree, trim } from './rootfs.ts';
 import { makeElf } from './elf.testkit.ts';
@@ -98,13 +97,4 @@ describe('recipes and init', () => {
     expect(stock.extends).toBe('base');
   });
 
-  it('writes an init that mounts, starts services, and keeps the console app running', () => {
-    const s = initScript(base);
-    expect(s.startsWith('#!/bin/sh\n')).toBe(true);
-    expect(s).toContain('mount -t devtmpfs dev /dev');
-    expect(s).toContain('ip link set lo up');
-    expect(s).toContain('srv --flag &');
-    expect(s.trimEnd().endsWith('exec /bin/busybox init')).toBe(true);
-    expect(inittab(base)).toMatch(/^ttyS0::respawn:\/bin\/sh -c '\. \/etc\/whittle\/env; stty cols 80 rows 25 2>\/dev\/null; cd \/root; .*exec sh'$/m);
-  });
 });

@@ -31,6 +31,11 @@ export interface ArtifactReader {
    * offer it: those bytes cannot be verified piecewise, and need not be (they are the user's).
    */
   readRange?(f: StoredFile, start: number, length: number): Promise<Uint8Array | null>;
+  /**
+   * Told each file's bytes as read (`stored`) once they verified against the file's sha256: a reader
+   * that keeps what it fetches (image-store.ts keepingReader) stores them then, never before.
+   */
+  verified?(f: StoredFile, stored: Uint8Array): void;
 }
 
 export class ArtifactError extends MachineFailure {
@@ -113,7 +118,9 @@ export async function loadStoredFile(reader: ArtifactReader, f: StoredFile, what
     throw new ArtifactError('missing-artifact', `Could not read ${what} (${f.file}) from ${reader.where}: ${String((e as Error)?.message ?? e)}`, reader.missingHint, { cause: e });
   }
   if (!stored) throw new ArtifactError('missing-artifact', `${what} (${f.file}, sha256 ${f.sha256.slice(0, 12)}…) is missing from ${reader.where}.`, reader.missingHint);
-  return verifyStoredFile(f, stored, what, reader.where);
+  const raw = await verifyStoredFile(f, stored, what, reader.where);
+  reader.verified?.(f, stored);
+  return raw;
 }
 
 /**

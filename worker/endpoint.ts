@@ -1,6 +1,7 @@
 // The worker side of the protocol: validates each message, runs it on the worker's machine, and
 // posts events (byte arrays transferred). Shared by the browser worker (main.ts) and the Node thread.
 
+import type { Manifest } from '../images/manifest.ts';
 import type { ArtifactReader } from './artifacts.ts';
 import { createArtifactLoader } from './artifacts.ts';
 import { MachineFailure, toMachineError } from './errors.ts';
@@ -13,8 +14,11 @@ import { CanvasScreen } from './screen.ts';
 export interface EndpointEnv extends Omit<MachineEnv, 'emit'> {
   /** Sends one event to the page (or Node host), transferring the listed buffers. */
   post(msg: EventMessage, transfer: Transferable[]): void;
-  /** Where a source's files are read from; throws a MachineFailure for sources this environment lacks. */
-  reader(source: ArtifactSource): ArtifactReader;
+  /**
+   * Where a source's files are read from; throws a MachineFailure for sources this environment lacks.
+   * `boot` is the image being booted and the machine's event channel (a keeping reader reports there).
+   */
+  reader(source: ArtifactSource, boot: { manifest: Manifest; emit: MachineEnv['emit'] }): ArtifactReader;
 }
 
 export class MachineEndpoint {
@@ -58,7 +62,8 @@ export class MachineEndpoint {
       case 'boot': {
         await this.#machine?.stop();
         const emit = this.#emit;
-        const machine = new Machine({ ...this.env, emit }, createArtifactLoader(this.env.reader(cmd.options.source)), cmd.options, this.#screen);
+        const reader = this.env.reader(cmd.options.source, { manifest: cmd.options.manifest, emit });
+        const machine = new Machine({ ...this.env, emit }, createArtifactLoader(reader), cmd.options, this.#screen);
         this.#machine = machine;
         try {
           await machine.start();
@@ -109,6 +114,26 @@ export class MachineEndpoint {
       case 'run-script': {
         const r = await this.#current().runScript(cmd.steps, (step, state) => this.#emit('script-step', { id: cmd.id, step, state }));
         this.#emit('script-done', { id: cmd.id, ...r });
+        break;
+      }
+      case 'share-put':
+        await this.#current()
+          .share()
+          .put(cmd.path, cmd.data, { ...(cmd.mtime !== undefined ? { mtime: cmd.mtime } : {}), onProgress: (done, total) => this.#emit('share-progress', { id: cmd.id, path: cmd.path, done, total }) });
+        break;
+      case 'share-list':
+        this.#emit('share-list', { id: cmd.id, ...this.#current().share().list() });
+        break;
+      case 'share-read':
+        this.#emit('share-file', { id: cmd.id, path: cmd.path, ...(await this.#current().share().read(cmd.path)) });
+        break;
+      case 'share-archive':
+        this.#emit('share-file', { id: cmd.id, path: '', bytes: await this.#current().share().archive(), mtime: Date.now() });
+        break;
+      case 'http-get': {
+        const t = performance.now();
+        const r = await this.#current().http({ port: cmd.port ?? 80, path: cmd.path, method: cmd.method ?? 'GET', ...(cmd.headers ? { headers: cmd.headers } : {}) });
+        this.#emit('http-response', { id: cmd.id, ms: Math.round(performance.now() - t), ...r });
         break;
       }
     }

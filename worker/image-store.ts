@@ -3,16 +3,19 @@
 // The page writes it (library, import); the machine worker reads it. No DOM: works in both.
 //
 // One database, one object store, namespaced keys (`artifact:<sha256>`, `manifest:<name>`,
-// `state:<id>`, `state-meta:<id>`), so every change that must land whole is one transaction:
-// a state with its metadata, an image's deletion, and an image's manifest — written last, in the
-// transaction that checks all its files are there, as the record that the image is complete.
+// `partial:<name>`, `state:<id>`, `state-meta:<id>`), so every change that must land whole is one
+// transaction: a state with its metadata, an image's deletion, and an image's manifest — written last,
+// in the transaction that checks all its files are there, as the record that the image is complete.
+// A `partial:` manifest is an image streamed from the network whose files are kept as they are read
+// (keepingReader): it keeps those files from being collected, and never counts as stored.
 
 import { createStore, promisifyRequest, setMany } from 'idb-keyval';
 import type { UseStore } from 'idb-keyval';
 import type { Manifest } from '../images/manifest.ts';
 import type { ArtifactReader, StoredFile } from './artifacts.ts';
 import { storedFiles } from './artifacts.ts';
-import { MachineFailure } from './errors.ts';
+import { MachineFailure, toMachineError } from './errors.ts';
+import type { MachineError } from './protocol.ts';
 
 /** What is known about a saved state without reading its bytes. */
 export interface SavedStateMeta {
@@ -43,6 +46,7 @@ export const OBJECT_STORE = 'records';
 
 const ARTIFACT = 'artifact:';
 const MANIFEST = 'manifest:';
+const PARTIAL = 'partial:';
 const STATE = 'state:';
 const STATE_META = 'state-meta:';
 
@@ -328,7 +332,10 @@ export class ImageStore {
   completeImage(m: Manifest): Promise<StoredFile[]> {
     return this.#op(`store image ${m.name}`, 'readwrite', async (s) => {
       const missing = await missingIn(s, m);
-      if (missing.length === 0) s.put(m, MANIFEST + m.name);
+      if (missing.length === 0) {
+        s.put(m, MANIFEST + m.name);
+        s.delete(PARTIAL + m.name); // complete now: its kept files are the image's
+      }
       await promisifyRequest(s.transaction);
       return missing;
     });
@@ -344,23 +351,42 @@ export class ImageStore {
   }
 
   /**
-   * Deletes an image in one transaction: its manifest, its saved states, and every artifact no other
-   * stored image or saved state uses.
+   * Records that files of `m` are about to be kept as a boot streams them (written before the first
+   * one, so collecting orphans leaves them alone). Replaces an earlier build's record of that name.
+   */
+  keepPartial(m: Manifest): Promise<void> {
+    return this.#op(`keep files of ${m.name}`, 'readwrite', (s) => {
+      s.put(m, PARTIAL + m.name);
+      return promisifyRequest(s.transaction);
+    });
+  }
+
+  /** Images streamed with their files kept as read (`keepPartial`): some of their files may be here, never as a stored image. */
+  listPartial(): Promise<Manifest[]> {
+    return this.#op('list partly kept images', 'readonly', (s) => promisifyRequest<Manifest[]>(s.getAll(prefixed(PARTIAL))));
+  }
+
+  /**
+   * Deletes an image in one transaction: its manifest, the files kept of it while streaming, its saved
+   * states, and every artifact no other stored or kept image or saved state uses.
    */
   deleteImage(name: string): Promise<void> {
     return this.#op(`delete image ${name}`, 'readwrite', async (s) => {
       const manifests = await promisifyRequest<Manifest[]>(s.getAll(prefixed(MANIFEST)));
+      const partials = await promisifyRequest<Manifest[]>(s.getAll(prefixed(PARTIAL)));
       const metas = await promisifyRequest<SavedStateMeta[]>(s.getAll(prefixed(STATE_META)));
-      const target = manifests.find((m) => m.name === name);
-      if (!target) return;
+      const targets = [...manifests, ...partials].filter((m) => m.name === name);
+      if (targets.length === 0) return;
       const states = metas.filter((st) => st.image === name);
-      const keep = new Set([...manifests.filter((m) => m !== target).flatMap((m) => storedFiles(m).map((f) => f.sha256)), ...metas.filter((st) => st.image !== name).flatMap((st) => st.artifacts)]);
-      for (const f of storedFiles(target)) if (!keep.has(f.sha256)) s.delete(ARTIFACT + f.sha256);
+      const others = [...manifests, ...partials].filter((m) => m.name !== name);
+      const keep = new Set([...others.flatMap((m) => storedFiles(m).map((f) => f.sha256)), ...metas.filter((st) => st.image !== name).flatMap((st) => st.artifacts)]);
+      for (const f of targets.flatMap(storedFiles)) if (!keep.has(f.sha256)) s.delete(ARTIFACT + f.sha256);
       for (const st of states) {
         s.delete(STATE + st.id);
         s.delete(STATE_META + st.id);
       }
       s.delete(MANIFEST + name);
+      s.delete(PARTIAL + name);
       await promisifyRequest(s.transaction);
     });
   }
@@ -414,8 +440,8 @@ export class ImageStore {
   }
 
   /**
-   * Deletes records nothing refers to: artifacts no stored manifest or saved state names (left by a
-   * store that failed or was killed) and half states. Skipped (undefined) while a store is in flight;
+   * Deletes records nothing refers to: artifacts no stored or partly kept manifest or saved state
+   * names (left by a store that failed or was killed) and half states. Skipped (undefined) while a store is in flight;
    * else the number of records deleted.
    */
   async collectOrphans(): Promise<number | undefined> {
@@ -424,7 +450,7 @@ export class ImageStore {
     return exclusive(true, () =>
       this.#op('collect unused files in the image store', 'readwrite', async (s) => {
         const keys = (await promisifyRequest(s.getAllKeys())).map(String);
-        const manifests = await promisifyRequest<Manifest[]>(s.getAll(prefixed(MANIFEST)));
+        const manifests = [...(await promisifyRequest<Manifest[]>(s.getAll(prefixed(MANIFEST)))), ...(await promisifyRequest<Manifest[]>(s.getAll(prefixed(PARTIAL))))];
         const metas = await promisifyRequest<SavedStateMeta[]>(s.getAll(prefixed(STATE_META)));
         const used = new Set([...manifests.flatMap((m) => storedFiles(m).map((f) => f.sha256)), ...metas.flatMap((st) => st.artifacts)]);
         const withMeta = new Set(metas.map((st) => st.id));
@@ -462,6 +488,72 @@ export const storeReader: ArtifactReader = {
     return (await imageStore.getArtifact(f.sha256)) ?? null;
   },
 };
+
+/** What a keeping boot did so far: files fetched from the network, read from this store, kept here. */
+export interface KeepReport {
+  fetched: number;
+  fromStore: number;
+  kept: number;
+  /** Stored bytes kept (compressed, as fetched). */
+  keptBytes: number;
+  /** Why keeping stopped (a full quota, most likely): the boot goes on streaming, keeping nothing more. */
+  error?: MachineError;
+}
+
+/**
+ * Reads an image streamed from `network` through this store: a file kept here earlier is read from
+ * here; any other is fetched, and once it verified (ArtifactReader.verified) kept here, so a later
+ * boot reads it from this browser. The image is recorded as partly kept (`keepPartial`) before its
+ * first file is written, and never as stored. When writing fails (the quota is full), keeping stops
+ * and `report` says why; reading goes on from the network.
+ */
+export function keepingReader(network: ArtifactReader, manifest: Manifest, report: (r: KeepReport) => void, store: ImageStore = imageStore): ArtifactReader {
+  const r: KeepReport = { fetched: 0, fromStore: 0, kept: 0, keptBytes: 0 };
+  /** Fetched and not yet verified: only these are kept. */
+  const fetched = new Set<string>();
+  let recorded: Promise<void> | undefined;
+  /** Writes one after another, so a slow store holds back no more than it must and fails once. */
+  let writes = Promise.resolve();
+  const stop = (e: unknown) => {
+    if (r.error) return;
+    r.error = toMachineError(e, 'storage');
+    report({ ...r });
+  };
+  return {
+    where: `${network.where} (files already kept in this browser from there)`,
+    missingHint: network.missingHint,
+    async read(f, signal) {
+      if (!r.error) {
+        const have = await store.getArtifact(f.sha256).catch((e: unknown) => void stop(e));
+        if (have) {
+          r.fromStore++;
+          report({ ...r });
+          return have;
+        }
+      }
+      const bytes = await network.read(f, signal);
+      if (bytes) {
+        r.fetched++;
+        fetched.add(f.sha256);
+        report({ ...r });
+      }
+      return bytes;
+    },
+    verified(f, stored) {
+      if (!fetched.delete(f.sha256) || r.error) return;
+      writes = writes
+        .then(async () => {
+          if (r.error) return;
+          await (recorded ??= store.keepPartial(manifest));
+          await store.putArtifact(f.sha256, stored);
+          r.kept++;
+          r.keptBytes += stored.length;
+          report({ ...r });
+        })
+        .catch(stop);
+    },
+  };
+}
 
 // ---- the origin's storage ----
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BOOT_PARAMS_ADDRESS, CMDLINE_ADDRESS, enterLinux, planLinuxBoot, readVmlinux } from './linux-boot.ts';
-import type { LinuxBootCpu } from './linux-boot.ts';
+import { BOOT_PARAMS_ADDRESS, CMDLINE_ADDRESS, enterLinux, PCI_IRQS, planLinuxBoot, readVmlinux, routePciInterrupts } from './linux-boot.ts';
+import type { LinuxBootCpu, PortIo } from './linux-boot.ts';
 
 const MiB = 1 << 20;
 
@@ -129,6 +129,7 @@ describe('enterLinux', () => {
       update_state_flags() {
         this.updated++;
       },
+      io: pciBus(new Map()).io,
     } as LinuxBootCpu & { updated: number };
     const plan = planLinuxBoot({ vmlinux: elf({ bss: 16 }), cmdline: 'x', memoryBytes: 32 * MiB });
     enterLinux(cpu, plan);
@@ -142,5 +143,49 @@ describe('enterLinux', () => {
     expect(Array.from(cpu.sreg.subarray(0, 6))).toEqual([0x18, 0x10, 0x18, 0x18, 0x18, 0x18]);
     expect(Array.from(cpu.segment_offsets.subarray(0, 6))).toEqual([0, 0, 0, 0, 0, 0]);
     expect((cpu as LinuxBootCpu & { updated: number }).updated).toBe(1);
+  });
+});
+
+/** PCI configuration mechanism #1 over a few devices' config spaces (slot → 256 bytes), as v86's src/pci.js answers it. */
+function pciBus(slots: Map<number, Uint8Array>): { io: PortIo; writesToEmpty: number } {
+  let address = 0;
+  const bus = { writesToEmpty: 0, io: undefined as unknown as PortIo };
+  const at = () => ({ space: slots.get((address >>> 11) & 0x1f), reg: address & 0xfc });
+  bus.io = {
+    port_write32(port, value) {
+      if (port === 0xcf8) address = value >>> 0;
+    },
+    port_write8(port, value) {
+      const { space, reg } = at();
+      if (!space) bus.writesToEmpty++;
+      else space[reg + port - 0xcfc] = value;
+    },
+    port_read8(port) {
+      const { space, reg } = at();
+      return space ? space[reg + port - 0xcfc] : 0xff;
+    },
+  };
+  return bus;
+}
+
+describe('routePciInterrupts', () => {
+  it('routes PIRQA..D and gives each device the interrupt line SeaBIOS would, leaving empty slots alone', () => {
+    const device = (pin: number) => {
+      const space = new Uint8Array(256);
+      space.set([0xf4, 0x1a], 0); // a vendor id
+      space[0x3d] = pin;
+      return space;
+    };
+    const bridge = device(0);
+    // v86's slots: virtio at 6 (pin A), ne2k at 5 (pin A), VGA at 0x12 (no pin).
+    const slots = new Map([[1, bridge], [5, device(1)], [6, device(1)], [0x12, device(0)]]);
+    const bus = pciBus(slots);
+    routePciInterrupts(bus.io);
+    expect(Array.from(bridge.subarray(0x60, 0x64))).toEqual([...PCI_IRQS]);
+    // SeaBIOS piix_pci_slot_get_irq: pci_irqs[(pin - 1 + slot - 1) & 3].
+    expect(slots.get(5)![0x3c]).toBe(PCI_IRQS[(0 + 4) & 3]);
+    expect(slots.get(6)![0x3c]).toBe(PCI_IRQS[(0 + 5) & 3]);
+    expect(slots.get(0x12)![0x3c]).toBe(0);
+    expect(bus.writesToEmpty).toBe(0);
   });
 });

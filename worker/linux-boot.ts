@@ -171,6 +171,15 @@ export interface LinuxBootCpu {
   sreg: Uint16Array;
   instruction_pointer: Int32Array;
   update_state_flags(): void;
+  /** v86's I/O port bus (src/io.js), for the PCI configuration ports. */
+  io: PortIo;
+}
+
+/** The I/O port access a boot loader uses (v86's `cpu.io`). */
+export interface PortIo {
+  port_write32(port: number, value: number): void;
+  port_write8(port: number, value: number): void;
+  port_read8(port: number): number;
 }
 
 // v86 register numbering (src/const.js): eax ecx edx ebx esp ebp esi edi; es cs ss ds fs gs.
@@ -192,6 +201,7 @@ const FLAGS_DEFAULT = 0x2;
  * %ebx = 0, at the kernel's entry. Call before the emulator first runs.
  */
 export function enterLinux(cpu: LinuxBootCpu, plan: LinuxBootPlan): void {
+  routePciInterrupts(cpu.io);
   for (const w of plan.writes) {
     cpu.mem8.set(w.bytes, w.address);
     if (w.zeroAfter) cpu.mem8.fill(0, w.address + w.bytes.length, w.address + w.bytes.length + w.zeroAfter);
@@ -213,4 +223,45 @@ export function enterLinux(cpu: LinuxBootCpu, plan: LinuxBootPlan): void {
   cpu.reg32[REG_ESP] = BOOT_PARAMS_ADDRESS;
   cpu.instruction_pointer[0] = plan.entry;
   cpu.update_state_flags();
+}
+
+// PCI configuration mechanism #1 and the PIIX3 ISA bridge (00:01.0 in v86, src/pci.js).
+const PCI_CONFIG_ADDRESS = 0xcf8;
+const PCI_CONFIG_DATA = 0xcfc;
+const ISA_BRIDGE = 1 << 3;
+const PIIX_PIRQ_ROUTE = 0x60;
+const PCI_VENDOR_ID = 0x00;
+const PCI_INTERRUPT_LINE = 0x3c;
+const PCI_INTERRUPT_PIN = 0x3d;
+/** The IRQs SeaBIOS gives PIRQA..D on a PIIX (src/fw/pciinit.c `pci_irqs`), so a direct boot matches a firmware one. */
+export const PCI_IRQS = [10, 10, 11, 11] as const;
+
+/**
+ * What SeaBIOS does for PCI interrupts before it boots Linux (src/fw/pciinit.c: piix_isa_bridge_setup,
+ * piix_pci_slot_get_irq, pci_bios_init_device), which a direct entry skips: route the ISA bridge's
+ * PIRQA..D links to PCI_IRQS and write each device's interrupt line. v86 raises a device's interrupt on
+ * the IRQ its PIRQ link routes to (src/pci.js raise_irq), and Linux, finding no BIOS IRQ routing table,
+ * takes the interrupt line as is (arch/x86/pci/irq.c pirq_enable_irq): without this every PCI device
+ * (virtio-9p, ne2k) sits on IRQ 0 and its driver fails to probe ("can't find IRQ for PCI INT A").
+ */
+export function routePciInterrupts(io: PortIo): void {
+  const select = (slot: number, reg: number) => io.port_write32(PCI_CONFIG_ADDRESS, (0x80000000 | (slot << 11) | (reg & 0xfc)) | 0);
+  const read8 = (slot: number, reg: number) => {
+    select(slot, reg);
+    return io.port_read8(PCI_CONFIG_DATA + (reg & 3));
+  };
+  const write8 = (slot: number, reg: number, value: number) => {
+    select(slot, reg);
+    io.port_write8(PCI_CONFIG_DATA + (reg & 3), value);
+  };
+  for (let link = 0; link < 4; link++) write8(ISA_BRIDGE >> 3, PIIX_PIRQ_ROUTE + link, PCI_IRQS[link]);
+  for (let slot = 0; slot < 32; slot++) {
+    // An empty slot reads all ones (and v86 cannot take a write to it).
+    if (read8(slot, PCI_VENDOR_ID) === 0xff && read8(slot, PCI_VENDOR_ID + 1) === 0xff) continue;
+    const pin = read8(slot, PCI_INTERRUPT_PIN);
+    if (pin >= 1 && pin <= 4) write8(slot, PCI_INTERRUPT_LINE, PCI_IRQS[(pin - 1 + slot - 1) & 3]);
+  }
+  // SeaBIOS also marks these IRQs level-triggered in the ELCR (ports 0x4d0/0x4d1); v86 keeps its PIC in
+  // wasm, where `cpu.io` does not reach, so they stay edge-triggered, and virtio-9p's interrupts arrive
+  // all the same (test/boot/share.test.ts).
 }

@@ -23,6 +23,12 @@ import type { CanvasScreen } from './screen.ts';
 import { runScript } from './script-runner.ts';
 import type { ScriptResult, StepState } from './script-runner.ts';
 import { SerialText } from './serial-text.ts';
+import { networkCmdline } from './network.ts';
+import { NetworkLink, v86NetworkOptions } from './network-link.ts';
+import type { HttpRequest } from './network-link.ts';
+import type { HttpResponse } from './network.ts';
+import { HostShare } from './share.ts';
+import { SHARE_MOUNT_COMMAND } from './share-path.ts';
 import { attachScreen, bufferOf, createEmulator, destroyEmulator, guardMainLoop, haltEmulator, MiB } from './v86-glue.ts';
 import type { Emulator } from './v86-glue.ts';
 
@@ -40,6 +46,8 @@ export interface MachineEnv {
 const SERIAL_FLUSH_MS = 8;
 /** Decoded serial text kept for scripts. */
 const TEXT_KEEP = 1 << 20;
+/** `share-changed` goes out at most this often while the guest writes to the share. */
+const SHARE_CHANGED_MS = 250;
 /** Where v86 loads an initrd in guest memory (src/kernel.js). */
 const INITRD_ADDRESS = 64 * MiB;
 
@@ -80,6 +88,11 @@ export class Machine {
   /** For an image with a vmlinux: what to put in memory and how to enter the kernel (no firmware). */
   #directBoot: LinuxBootPlan | undefined;
   #restored = false;
+  /** The host share (v86's 9p filesystem), for a machine booted with one. */
+  #share: HostShare | undefined;
+  #shareChangedTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The network card's link (network-link.ts), for a machine booted on the lab or the web; one per emulator. */
+  #network: NetworkLink | undefined;
 
   constructor(
     private readonly env: MachineEnv,
@@ -196,7 +209,7 @@ export class Machine {
       ...(byRole('cdrom') ? { bootDevice: 'cdrom' as const } : byRole('disk') ? { bootDevice: 'disk' as const } : {}),
       ...(initrdRaw ? { initrdBytes: initrdRaw.length, initrdUnpackedBytes: initrdUnpackedEstimate(initrdRaw.subarray(0, 16), initrdRaw.subarray(-4), initrdRaw.length) } : {}),
     };
-    const cmdline = [manifest.cmdline, this.options.cmdlineAppend].filter(Boolean).join(' ');
+    const cmdline = [manifest.cmdline, networkCmdline(this.options.network), this.options.cmdlineAppend].filter(Boolean).join(' ');
     this.#directBoot = undefined;
     if (restoring) return settings;
     if (direct) {
@@ -218,12 +231,22 @@ export class Machine {
   async #newEmulator(settings: V86Options): Promise<Emulator | undefined> {
     const module = await this.env.v86Module();
     if (this.#ended) return undefined;
-    const emulator = await createEmulator(settings, module, { memoryBytes: this.#memoryBytes, virtioConsole: this.options.virtioConsole });
+    const share = this.options.share ?? this.options.manifest.share ?? false;
+    const net = this.options.network;
+    const emulator = await createEmulator({ ...settings, ...v86NetworkOptions(net) }, module, { memoryBytes: this.#memoryBytes, virtioConsole: this.options.virtioConsole, share });
     if (this.#ended) {
       await destroyEmulator(emulator);
       return undefined;
     }
     this.#emulator = emulator;
+    if (share) {
+      const fresh = new HostShare(emulator.fs9p!, () => this.#shareTouched());
+      // A reset's new machine keeps the old one's files, as a PC keeps its disk.
+      if (this.#share) await fresh.adopt(this.#share);
+      this.#share = fresh;
+    }
+    this.#network?.close();
+    this.#network = net && net.mode !== 'off' ? new NetworkLink(emulator, net) : undefined;
     // Before the CPU runs its first instruction: the kernel and initrd in memory, the CPU at its entry.
     if (this.#directBoot) enterLinux(emulator.v86!.cpu, this.#directBoot);
     guardMainLoop(emulator, (e) => this.#crash(e));
@@ -325,6 +348,8 @@ export class Machine {
       cpu: this.#emulator.v86?.cpu,
     });
     this.#emit('stats', stats);
+    const counters = this.#network?.takeCounters();
+    if (counters) this.#emit('network', counters);
     for (const e of stuck) this.#emit('error', e);
     // Firmware (SeaBIOS) and a kernel's VGA console print on the screen only.
     this.#phases.screenLines(this.screen.textLines());
@@ -365,6 +390,7 @@ export class Machine {
     const old = this.#running();
     this.#flush();
     this.#emulator = undefined;
+    this.#network?.close();
     clearInterval(this.#statsTimer);
     this.screen.setFramebufferSource(null);
     this.#setStatus('loading');
@@ -396,6 +422,8 @@ export class Machine {
   async #release(): Promise<void> {
     clearInterval(this.#statsTimer);
     clearTimeout(this.#flushTimer);
+    clearTimeout(this.#shareChangedTimer);
+    this.#network?.close();
     this.#text.close(new MachineFailure('not-running', 'The machine stopped.', 'Boot it again.'));
     this.screen.setFramebufferSource(null);
     this.screen.setRunning(false);
@@ -451,6 +479,36 @@ export class Machine {
 
   screenText(): string[] {
     return this.screen.textLines();
+  }
+
+  /** An HTTP request from the host to the guest over its network card (network-link.ts); `no-network` without one. */
+  http(req: HttpRequest): Promise<HttpResponse> {
+    this.#running();
+    if (!this.#network) throw new MachineFailure('no-network', `${this.options.manifest.name} was booted without a network.`, 'Switch its network to lab or web and boot it again.');
+    return this.#network.http(req);
+  }
+
+  /** The host share (worker/share.ts); a `no-share` error for a machine booted without one. */
+  share(): HostShare {
+    this.#running();
+    if (!this.#share) {
+      const m = this.options.manifest;
+      const hint =
+        m.kind === 'appliance'
+          ? `${m.name} was built without one: its recipe needs "share": true.`
+          : `Boot it with a host share (the Files panel's switch), then mount it in the guest: ${SHARE_MOUNT_COMMAND}`;
+      throw new MachineFailure('no-share', `${m.name} was booted without a host share.`, hint);
+    }
+    return this.#share;
+  }
+
+  /** The guest (or a put) changed the share: tell the page, at most every SHARE_CHANGED_MS. */
+  #shareTouched(): void {
+    if (this.#shareChangedTimer !== undefined) return;
+    this.#shareChangedTimer = setTimeout(() => {
+      this.#shareChangedTimer = undefined;
+      this.#emit('share-changed', {});
+    }, SHARE_CHANGED_MS);
   }
 
   /** Runs a script on the serial console (script-runner.ts), after any script already running. */

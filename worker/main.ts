@@ -3,7 +3,7 @@
 
 import { MachineEndpoint } from './endpoint.ts';
 import { MachineFailure } from './errors.ts';
-import { imageStore, storeReader } from './image-store.ts';
+import { imageStore, keepingReader, storeReader } from './image-store.ts';
 import { fileReader, urlReader } from './readers.ts';
 import { initZstd } from './zstd.ts';
 
@@ -35,12 +35,13 @@ const endpoint = new MachineEndpoint({
     throw e;
   })),
   states: { put: (meta, bytes) => imageStore.putState(meta, bytes), get: (id) => imageStore.getState(id) },
-  reader(source) {
+  reader(source, { manifest, emit }) {
     switch (source.from) {
       case 'store':
         return storeReader;
       case 'url':
-        return urlReader(source.baseUrl);
+        // Kept as read: a large disk boots without being stored first, and the next boot reads what it read from here.
+        return source.keep ? keepingReader(urlReader(source.baseUrl), manifest, (r) => emit('kept', r)) : urlReader(source.baseUrl);
       case 'file':
         return fileReader(source.files);
       case 'path':

@@ -51,6 +51,17 @@ describe('validateCommand', () => {
       { type: 'stop', id: 8 },
       { type: 'save-state', id: 9, label: 'at prompt', target: 'transfer', prepare: true },
       { type: 'run-script', id: 10, steps: [{ send: 'echo hi', expect: 'hi', timeout: 5 }] },
+      { type: 'boot', id: 11, options: { manifest, source: { from: 'store' }, share: true } },
+      { type: 'share-put', id: 12, path: 'data/x.csv', data: new Blob(['a,b\n']), mtime: 1_700_000_000_000 },
+      // A bad name is the share's to refuse with a hint for the user (bad-path), not a malformed message.
+      { type: 'share-put', id: 13, path: '../x', data: new Blob([]) },
+      { type: 'share-list', id: 14 },
+      { type: 'share-read', id: 15, path: 'x.csv' },
+      { type: 'share-archive', id: 16 },
+      { type: 'boot', id: 17, options: { manifest, source: { from: 'store' }, network: { mode: 'lab', address: '10.0.86.110' } } },
+      { type: 'boot', id: 18, options: { manifest, source: { from: 'store' }, network: { mode: 'web' } } },
+      { type: 'http-get', id: 19, path: '/index.html?a=1' },
+      { type: 'http-get', id: 20, path: '/', port: 8080, method: 'HEAD', headers: { Accept: 'text/html' } },
     ];
     for (const cmd of cmds) {
       const r = validateCommand(commandMessage(cmd));
@@ -89,6 +100,14 @@ describe('validateCommand', () => {
     rejected({ v, type: 'save-state', id: 1, target: 'disk' });
     rejected({ v, type: 'run-script', id: 1, steps: [{ send: 'ls' }] });
     rejected({ v, type: 'run-script', id: 1, steps: [{ send: 'ls', expect: '$', timeout: -1 }] });
+    rejected({ v, type: 'share-put', id: 1, path: 'x', data: new Uint8Array(1) });
+    rejected({ v, type: 'share-put', id: 1, data: new Blob([]) });
+    rejected({ v, type: 'share-read', id: 1 });
+    expect(rejected({ v, type: 'http-get', id: 1, path: 'index.html' }).message).toContain('must start with /');
+    rejected({ v, type: 'http-get', id: 1, path: '/a b' }); // a space would end the request line
+    rejected({ v, type: 'http-get', id: 1, path: '/', port: 0 });
+    rejected({ v, type: 'http-get', id: 1, path: '/', method: 'POST' });
+    rejected({ v, type: 'http-get', id: 1, path: '/', headers: { 'X-A': 'b\r\nHost: evil' } });
   });
 
   it('rejects boot options that could not boot', () => {
@@ -101,6 +120,9 @@ describe('validateCommand', () => {
     rejected(boot({ manifest, source: { from: 'file', files: { x: 'not a blob' } } }));
     rejected(boot({ manifest, source: { from: 'store' }, memoryMB: 4 }));
     rejected(boot({ manifest, source: { from: 'store' }, restoreState: new Uint8Array(1), restoreStateId: 'x' }));
+    expect(rejected(boot({ manifest, source: { from: 'store' }, network: { mode: 'lab', address: '10.0.86.1' } })).message).toContain('10.0.86.2 to 10.0.86.254');
+    rejected(boot({ manifest, source: { from: 'store' }, network: { mode: 'lab' } }));
+    expect(rejected(boot({ manifest, source: { from: 'store' }, network: { mode: 'wifi' } })).message).toContain('unknown network mode');
   });
 });
 
@@ -111,6 +133,8 @@ describe('transfer lists', () => {
     const bytes = new Uint8Array(8);
     expect(eventTransferables(eventMessage('state-saved', { id: 1, stateId: 's', size: 8, rawSize: 16, ms: 1, bytes }))).toEqual([bytes.buffer]);
     expect(eventTransferables(eventMessage('done', { id: 1 }))).toEqual([]);
+    const file = new Uint8Array(3);
+    expect(eventTransferables(eventMessage('share-file', { id: 1, path: 'x', bytes: file, mtime: 0 }))).toEqual([file.buffer]);
     const state = new Uint8Array(4);
     expect(commandTransferables({ type: 'boot', id: 1, options: { manifest, source: { from: 'store' }, restoreState: state } })).toEqual([state.buffer]);
     expect(commandTransferables({ type: 'serial-in', bytes: new Uint8Array(1) })).toEqual([]);

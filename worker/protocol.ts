@@ -5,6 +5,8 @@
 
 import * as v from 'valibot';
 import { describeIssues, ManifestSchema, MAX_MEMORY_MB, MIN_MEMORY_MB, ScriptSchema } from '../images/manifest.ts';
+import { NetworkSchema } from './network.ts';
+import type { HttpResponse, NetworkCounters } from './network.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -27,8 +29,9 @@ export const ArtifactSourceSchema = v.variant(
   [
     // IndexedDB image store, keyed by artifact (or chunk) sha256 (browser)
     v.object({ from: v.literal('store') }),
-    // fetched relative to the manifest's URL, verified by sha256
-    v.object({ from: v.literal('url'), baseUrl: nonEmpty('not a URL') }),
+    // fetched relative to the manifest's URL, verified by sha256; `keep`: files already kept in this
+    // browser's image store are read from there, and what is fetched is kept there (browser only)
+    v.object({ from: v.literal('url'), baseUrl: nonEmpty('not a URL'), keep: v.optional(v.boolean('not a boolean')) }),
     // a user's own files (import), keyed by artifact sha256
     v.object({ from: v.literal('file'), files: v.record(v.string(), BlobSchema, 'not a map of sha256 to Blob') }),
     // a directory on disk holding manifest.json's files (Node only)
@@ -69,6 +72,10 @@ export const BootOptionsSchema = v.pipe(
       virtioConsole: flag,
       /** Report `guest-unresponsive` when a boot prints nothing for this long before it is ready (default 120 s). */
       stallTimeoutMs: v.optional(positiveInt),
+      /** Give the machine a host share (v86's virtio-9p, tag `host9p`; the `share-*` commands); default: the manifest's `share`. */
+      share: flag,
+      /** The network card's connection (worker/network.ts): off (default), the lab segment, or the web through v86's fetch router. */
+      network: v.optional(NetworkSchema),
     },
     'not an object',
   ),
@@ -129,6 +136,30 @@ export const CommandSchema = v.variant(
      * does not come ends the script with `ok: false` (worker/script-runner.ts).
      */
     v.object({ type: v.literal('run-script'), id: IdSchema, steps: v.pipe(ScriptSchema, v.minLength(1, 'not a non-empty array')) }),
+    /**
+     * Puts a file into the host share (the guest's /mnt/host; worker/share.ts): `data` is read in chunks
+     * (`share-progress`), then the whole file appears at `path` (relative, `/` for folders), replacing
+     * one of that name. Names are checked by the share (`bad-path`), not here: a bad one is the user's.
+     */
+    v.object({ type: v.literal('share-put'), id: IdSchema, path: v.string('not a path'), data: BlobSchema, mtime: v.optional(v.number('not a time')) }),
+    /** Lists the host share (answered by `share-list`). */
+    withId('share-list'),
+    /** Reads one file of the host share (answered by `share-file`). */
+    v.object({ type: v.literal('share-read'), id: IdSchema, path: v.string('not a path') }),
+    /** The whole host share as a tar (answered by `share-file`, path `''`). */
+    withId('share-archive'),
+    /**
+     * An HTTP request from the host to the guest's TCP `port` (default 80) over its network card
+     * (worker/network-link.ts); answered by `http-response`. Needs a machine booted on the lab or the web.
+     */
+    v.object({
+      type: v.literal('http-get'),
+      id: IdSchema,
+      path: v.pipe(v.string('not a path'), v.startsWith('/', 'must start with /'), v.maxLength(8192, 'longer than 8192 characters'), v.regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')),
+      port: v.optional(v.pipe(v.number(), v.safeInteger('not a port'), v.minValue(1, 'not a port'), v.maxValue(65535, 'not a port'))),
+      method: v.optional(v.picklist(['GET', 'HEAD'], 'GET or HEAD')),
+      headers: v.optional(v.record(v.pipe(v.string(), v.regex(/^[\w-]+$/, 'not a header name')), v.pipe(v.string(), v.regex(/^[\x20-\x7e]*$/, 'not a header value')))),
+    }),
   ],
   (issue) => (issue.input === undefined ? 'missing' : `unknown command type ${JSON.stringify(issue.input)}`),
 );
@@ -137,10 +168,18 @@ export type Command = v.InferOutput<typeof CommandSchema>;
 export type CommandType = Command['type'];
 
 /** The event that answers a command (same id) before its `done`; other commands answer with `done` alone. */
-export const ANSWER_EVENTS = { 'save-state': 'state-saved', 'run-script': 'script-done', 'screen-text': 'screen-text' } as const;
+export const ANSWER_EVENTS = {
+  'save-state': 'state-saved',
+  'run-script': 'script-done',
+  'screen-text': 'screen-text',
+  'share-list': 'share-list',
+  'share-read': 'share-file',
+  'share-archive': 'share-file',
+  'http-get': 'http-response',
+} as const;
 
 /** The events that report a command's progress (same id) while it runs. */
-export const PROGRESS_EVENTS = { 'run-script': 'script-step' } as const;
+export const PROGRESS_EVENTS = { 'run-script': 'script-step', 'share-put': 'share-progress' } as const;
 
 type EventOf<T, Map> = T extends keyof Map ? (Map[T] extends EventName ? MachineEvents[Map[T]] : never) : undefined;
 
@@ -201,6 +240,12 @@ export type MachineErrorCode =
   | 'storage'
   | 'not-running'
   | 'worker-crashed'
+  | 'no-share'
+  | 'bad-path'
+  | 'file-too-large'
+  | 'file-not-found'
+  | 'no-network'
+  | 'http-failed'
   | 'internal';
 
 export interface MachineError {
@@ -221,6 +266,17 @@ export interface ScreenMode {
   /** Text mode: columns and rows; graphics mode: pixels. */
   width: number;
   height: number;
+}
+
+/** A file, folder or link in the host share (`share-list`). */
+export interface ShareEntry {
+  /** Relative to the share's root (the guest's /mnt/host), `/`-separated. */
+  path: string;
+  kind: 'file' | 'dir' | 'link' | 'other';
+  /** Bytes (files only; 0 for the rest). */
+  size: number;
+  /** Last modification, ms since the epoch (the share keeps seconds). */
+  mtime: number;
 }
 
 /** Events a machine emits, by name. */
@@ -250,6 +306,19 @@ export interface MachineEvents {
   'screen-mode': ScreenMode;
   'screen-text': { id: number; lines: string[] };
   progress: { what: string; done: number; total: number };
+  /** A boot from a `url` source with `keep`: files fetched, read from and kept in this browser's store so far (image-store.ts KeepReport). */
+  kept: { fetched: number; fromStore: number; kept: number; keptBytes: number; error?: MachineError };
+  /** A `share-put`'s bytes read so far. */
+  'share-progress': { id: number; path: string; done: number; total: number };
+  'share-list': { id: number; entries: ShareEntry[]; truncated: boolean; usedBytes: number; limitBytes: number };
+  /** A file read back (`share-read`), or the whole share as a tar (`share-archive`, path `''`). */
+  'share-file': { id: number; path: string; bytes: Uint8Array; mtime: number };
+  /** The share's files changed (the guest or a put created, wrote, renamed or removed one); at most a few a second. */
+  'share-changed': Record<string, never>;
+  /** A networked machine's card: its address and packets counted (once a second while they change). */
+  network: NetworkCounters;
+  /** An `http-get`'s answer; `ms` from the request to the whole answer. */
+  'http-response': { id: number; ms: number } & HttpResponse;
   done: { id: number };
   error: MachineError;
 }
@@ -268,6 +337,8 @@ export function eventMessage<K extends EventName>(event: K, data: MachineEvents[
 export function eventTransferables(msg: EventMessage): Transferable[] {
   if (msg.event === 'serial-out' || msg.event === 'virtio-out') return [msg.data.buffer as ArrayBuffer];
   if (msg.event === 'state-saved' && msg.data.bytes) return [msg.data.bytes.buffer as ArrayBuffer];
+  if (msg.event === 'share-file') return [msg.data.bytes.buffer as ArrayBuffer];
+  if (msg.event === 'http-response') return [msg.data.body.buffer as ArrayBuffer];
   return [];
 }
 

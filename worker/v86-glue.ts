@@ -7,6 +7,7 @@ import type { V86Options } from 'v86';
 import { MachineFailure } from './errors.ts';
 import type { LinuxBootCpu } from './linux-boot.ts';
 import type { CanvasScreen } from './screen.ts';
+import type { V86Filesystem } from './share.ts';
 
 export const MiB = 1 << 20;
 /** v86's default VGA memory; part of every saved state, so it must not change between save and restore. */
@@ -34,6 +35,8 @@ interface V86Internals {
   cpu_is_running: boolean;
   screen_adapter: unknown;
   bus: { send(name: string, value?: unknown): void };
+  /** The 9p filesystem, when created with `share` (worker/share.ts drives it). */
+  fs9p?: V86Filesystem;
 }
 
 interface VgaDevice {
@@ -70,7 +73,7 @@ export function bufferOf(bytes: Uint8Array): ArrayBuffer {
 }
 
 /** A stopped v86 instance from loaded artifacts; resolves once v86 has loaded (not yet running). */
-export function createEmulator(files: V86Options, module: WebAssembly.Module, opts: { memoryBytes: number; virtioConsole?: boolean }): Promise<Emulator> {
+export function createEmulator(files: V86Options, module: WebAssembly.Module, opts: { memoryBytes: number; virtioConsole?: boolean; share?: boolean }): Promise<Emulator> {
   return new Promise<Emulator>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {
@@ -85,6 +88,8 @@ export function createEmulator(files: V86Options, module: WebAssembly.Module, op
       disable_mouse: true,
       disable_speaker: true,
       ...(opts.virtioConsole ? { virtio_console: true as unknown as V86Options['virtio_console'] } : {}),
+      // An empty in-memory 9p filesystem on a virtio device (tag host9p): the host share.
+      ...(opts.share ? { filesystem: {} } : {}),
       wasm_fn: async (imports: WebAssembly.Imports) => {
         try {
           return (await WebAssembly.instantiate(module, imports)).exports;

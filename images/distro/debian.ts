@@ -77,7 +77,10 @@ export const TWIN = {
 export const TWIN_CMDLINE = `root=UUID=${TWIN.diskUuid} ro console=tty0 console=ttyS0,115200 quiet`;
 
 /** The root filesystem's line as the Debian installer writes it (by UUID, fsck pass 1). */
-export const TWIN_FSTAB = `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${TWIN.diskUuid} / ext4 errors=remount-ro 0 1\n`;
+export const TWIN_FSTAB =
+  `# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=${TWIN.diskUuid} / ext4 errors=remount-ro 0 1\n` +
+  // The lab's files (v86's virtio-9p share), as the appliances mount them; nofail: a machine without the share boots on.
+  `host9p /mnt/host 9p trans=virtio,version=9p2000.L,msize=131072,nofail 0 0\n`;
 
 /** Apps the twin starts at its prompt: the same programs, prompts and smoke lines as the appliances. */
 export const TWIN_APPS: AppEntry[] = [
@@ -231,6 +234,7 @@ export async function runMmdebstrap(ctx: BuildContext, args: string[], mirror: s
 async function configureTwin(d: DistroState): Promise<void> {
   const etc = join(d.root, 'etc');
   await writeFile(join(etc, 'hostname'), `${TWIN.hostname}\n`);
+  await mkdir(join(d.root, 'mnt', 'host'), { recursive: true });
   await writeFile(
     join(etc, 'hosts'),
     `127.0.0.1\tlocalhost\n127.0.1.1\t${TWIN.hostname}\n\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`,
@@ -464,6 +468,7 @@ export async function writeDistroManifest(ctx: BuildContext): Promise<void> {
     kind: 'distro',
     artifacts: ctx.artifacts,
     cmdline: TWIN_CMDLINE,
+    share: true,
     memoryMB: TWIN.memoryMB,
     readyMarker: TWIN.readyMarker,
     smoke: [

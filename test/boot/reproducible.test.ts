@@ -1,6 +1,6 @@
-// A second build from the lock gives byte-identical artifacts (same sha256s, same manifest) for a
-// recipe trimmed by rules (`shell`) and for traced ones (`ruby`, `lighttpd`: from their trace.json,
-// without booting the wide tree again; the wide install comes from its cache). The kernel comes from the build cache here (keyed by its
+// A second build from the lock gives byte-identical artifacts (same sha256s, same manifest) for traced
+// recipes (`shell`, `ruby`, `lighttpd`: from their trace.json, without booting the wide tree again; the
+// wide install comes from its cache). The kernel comes from the build cache here (keyed by its
 // inputs); images/kernel's own check builds it twice in fresh directories.
 import { readFile, rm } from 'node:fs/promises';
 import { mkdtemp } from 'node:fs/promises';

@@ -24,19 +24,19 @@ function imageDir(name: string): string {
 }
 
 describe('listening sockets after the ready marker', () => {
-  it('redis: redis-server on 127.0.0.1:6379, and the app still answered before the probe', { timeout: 600_000 }, async () => {
+  it('redis: redis-server on 0.0.0.0:6379 (every address: loopback and the lab network), and the app still answered before the probe', { timeout: 600_000 }, async () => {
     session = await bootGuest(imageDir('redis'), { cmdline: PROBE_FLAG });
     await session.ready(300_000);
     const smoke = await session.runScript([{ send: 'PING', expect: 'PONG', timeout: 30 }]);
     expect(smoke.ok, smoke.message).toBe(true);
     const sockets = await probeSockets(session, 'appliance');
     expect(sockets.network).toBe(true);
-    expect(sockets.listening).toContainEqual({ proto: 'tcp', local: '127.0.0.1:6379', uid: 0 });
+    expect(sockets.listening).toContainEqual({ proto: 'tcp', local: '0.0.0.0:6379', uid: 0 });
     expect(sockets.listening.filter((s) => s.proto.startsWith('tcp') || s.proto.startsWith('udp'))).toHaveLength(1);
   });
 
-  it('sqlite: a kernel without a network stack has no /proc/net', { timeout: 600_000 }, async () => {
-    session = await bootGuest(imageDir('sqlite'), { cmdline: PROBE_FLAG });
+  it('python: a kernel without a network stack has no /proc/net', { timeout: 600_000 }, async () => {
+    session = await bootGuest(imageDir('python'), { cmdline: PROBE_FLAG });
     await session.ready(300_000);
     expect(await probeSockets(session, 'appliance')).toMatchObject({ network: false, listening: [] });
   });

@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeCpio } from '../../images/cpio.ts';
+import { bootDisk, givesUpProgram } from './guest-images.ts';
 import { pollFor, rawArtifact, screenshotBoth, labForFile } from './harness.ts';
-
-
 
 describe('guest messages', () => {
   const t = labForFile('shell', 'shell-firmware');
@@ -17,9 +16,7 @@ describe('guest messages', () => {
   it('reads "No bootable device" off the screen and says what to do', async () => {
     const { page, url } = t.lab;
     // A 1 MiB disk whose boot sector only calls INT 18h ("boot failed, try the next device").
-    const disk = Buffer.alloc(1 << 20);
-    disk.set([0xcd, 0x18, 0xeb, 0xfe], 0); // int 0x18; jmp $
-    disk.set([0x55, 0xaa], 510);
+    const disk = bootDisk(givesUpProgram());
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles({ name: 'gives-up.img', mimeType: 'application/octet-stream', buffer: disk });
     await page.getByLabel('Name').fill('gives-up');

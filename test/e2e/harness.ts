@@ -64,6 +64,11 @@ export async function openLab(): Promise<Lab> {
   server ??= await preview({ root: ROOT, configFile: join(ROOT, 'vite.config.ts'), logLevel: 'warn', preview: { host: '127.0.0.1', port: 0, strictPort: false } });
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite preview did not report its URL');
+  return openBrowser(url);
+}
+
+/** Opens a browser with a fresh profile on a lab served at `url` (by `openLab`'s preview, or any server). */
+export async function openBrowser(url: string): Promise<Lab> {
   const profile = mkdtempSync(join(tmpdir(), 'whittle-e2e-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,

@@ -2,33 +2,15 @@
 // firmware's failure to read it is then shown as what happened and what to do.
 
 import { describe, expect, it } from 'vitest';
+import { isoImage } from './guest-images.ts';
 import { screenshotBoth, labForFile } from './harness.ts';
-
-/** An ISO 9660 image of `blocks` 2 KiB blocks: system area, a primary volume descriptor, a terminator. */
-function iso(blocks: number): Buffer {
-  const b = Buffer.alloc(blocks * 2048);
-  const pvd = 16 * 2048;
-  b[pvd] = 1;
-  b.write('CD001', pvd + 1, 'latin1');
-  b[pvd + 6] = 1;
-  b.writeUInt32LE(blocks, pvd + 80);
-  b.writeUInt32BE(blocks, pvd + 84);
-  b.writeUInt16LE(2048, pvd + 128);
-  b.writeUInt16BE(2048, pvd + 130);
-  const end = 17 * 2048;
-  b[end] = 255;
-  b.write('CD001', end + 1, 'latin1');
-  b[end + 6] = 1;
-  return b;
-}
-
 
 describe('a truncated ISO', () => {
   const t = labForFile('shell-firmware');
 
   it('is flagged before import, imported only when accepted, and its read failure explained', async () => {
     const { page, url } = t.lab;
-    const whole = iso(2400); // 4.9 MB
+    const whole = isoImage(2400); // 4.9 MB
     await page.goto(`${url}#/import`);
     await page.getByTestId('import-input').setInputFiles({ name: 'rescue.iso', mimeType: 'application/octet-stream', buffer: whole.subarray(0, 100_000) });
     const warning = page.getByTestId('truncated');

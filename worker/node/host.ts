@@ -12,8 +12,9 @@ import type { Manifest, ScriptStep } from '../../images/manifest.ts';
 import { MachineBridge, MachineRequestError } from '../bridge.ts';
 import type { RequestCommand } from '../bridge.ts';
 import { MachineFailure, WaitTimedOut } from '../errors.ts';
-import type { BootOptions, Command, CommandAnswer, EventName, MachineError, MachineEvents, MachineStats, MachineStatus, PhaseMark } from '../protocol.ts';
+import type { BootOptions, Command, CommandAnswer, CommandProgress, EventName, MachineError, MachineEvents, MachineStats, MachineStatus, PhaseMark } from '../protocol.ts';
 import { SerialText } from '../serial-text.ts';
+import type { NetworkCounters } from '../network.ts';
 import { nodeWorker } from './node-worker.ts';
 import type { NodeWorker } from './node-worker.ts';
 
@@ -87,6 +88,7 @@ export class NodeMachine {
   #stats: MachineStats | undefined;
   #status: MachineStatus = 'idle';
   #lastState: SavedState | undefined;
+  #network: NetworkCounters | undefined;
 
   /** Starts the machine's thread (no machine runs in it until `boot` or `restore`). */
   constructor(
@@ -102,6 +104,7 @@ export class NodeMachine {
     this.on('phase', (p) => this.#phases.push(p));
     this.on('error', (e) => this.#errors.push(e));
     this.on('stats', (st) => (this.#stats = st));
+    this.on('network', (n) => (this.#network = n));
     this.on('state', ({ status }) => {
       this.#status = status;
       if (status === 'stopped') this.#text.close(new MachineFailure('not-running', 'The machine stopped while its output was awaited.', 'Boot it again.'));
@@ -120,6 +123,11 @@ export class NodeMachine {
 
   get stats(): MachineStats | undefined {
     return this.#stats;
+  }
+
+  /** The network card's address and packet counts, for a machine booted on a network (updated once a second). */
+  get network(): NetworkCounters | undefined {
+    return this.#network;
   }
 
   get status(): MachineStatus {
@@ -161,7 +169,7 @@ export class NodeMachine {
   }
 
   /** Sends a command with a fresh id; resolves with its answer, rejects with a MachineRequestError (bridge.ts). */
-  async request<C extends RequestCommand>(cmd: C, opts: Parameters<MachineBridge['request']>[1] = {}): Promise<CommandAnswer<C['type']>> {
+  async request<C extends RequestCommand>(cmd: C, opts: { signal?: AbortSignal; onProgress?: (data: CommandProgress<C['type']>) => void } = {}): Promise<CommandAnswer<C['type']>> {
     await this.connect();
     return this.#bridge.request(cmd, opts);
   }
@@ -215,6 +223,32 @@ export class NodeMachine {
   /** Runs a script through the machine's runner (see protocol `run-script`); `onStep` sees each step's progress. */
   runScript(steps: ScriptStep[], onStep?: (s: MachineEvents['script-step']) => void): Promise<MachineEvents['script-done']> {
     return this.request({ type: 'run-script', steps }, onStep ? { onProgress: onStep } : {});
+  }
+
+  /** Puts a file into the host share (the guest's /mnt/host); `onProgress` sees the bytes read so far. */
+  async putFile(path: string, data: Uint8Array | Blob, opts: { mtime?: number; onProgress?: (p: MachineEvents['share-progress']) => void } = {}): Promise<void> {
+    const blob = data instanceof Blob ? data : new Blob([data as Uint8Array<ArrayBuffer>]);
+    await this.request({ type: 'share-put', path, data: blob, ...(opts.mtime !== undefined ? { mtime: opts.mtime } : {}) }, opts.onProgress ? { onProgress: opts.onProgress } : {});
+  }
+
+  /** The host share's files, folders and links. */
+  listShare(): Promise<MachineEvents['share-list']> {
+    return this.request({ type: 'share-list' });
+  }
+
+  /** A file of the host share, as the guest left it. */
+  async readFile(path: string): Promise<Uint8Array> {
+    return (await this.request({ type: 'share-read', path })).bytes;
+  }
+
+  /** The whole host share as a tar. */
+  async shareArchive(): Promise<Uint8Array> {
+    return (await this.request({ type: 'share-archive' })).bytes;
+  }
+
+  /** An HTTP request from the host to the guest's `port` (default 80) over its network card (worker/network-link.ts). */
+  httpGet(path: string, opts: { port?: number; method?: 'GET' | 'HEAD'; headers?: Record<string, string> } = {}): Promise<MachineEvents['http-response']> {
+    return this.request({ type: 'http-get', path, ...opts });
   }
 
   async screenText(): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toBase64Url } from './base64url.ts';
 import { imageDigest, imageDigestText } from './image-digest.ts';
-import { decodeShare, encodeShare, formatScript, parseScript, type Share, ShareLinkError } from './share-link.ts';
+import { decodeShare, encodeShare, formatScript, inlineBytes, inlineFile, parseScript, type Share, ShareLinkError } from './share-link.ts';
 
 const DIGEST = 'a'.repeat(64);
 const SHARE: Share = {
@@ -96,5 +96,40 @@ describe('imageDigest', () => {
     expect(a).toBe(b);
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(imageDigestText({ artifacts: [...artifacts] as never })).toBe(`whittle-image-v1\nbios ${'2'.repeat(64)}\nkernel ${'1'.repeat(64)}\n`);
+  });
+});
+
+describe('share links with files', () => {
+  const csv = new TextEncoder().encode('id,name\n1,ada\n2,grace\n');
+  const remote = { path: 'data/big.csv', url: 'https://example.org/big.csv', sha256: 'c'.repeat(64), size: 123_456 };
+
+  it('carries small files inline and larger ones by URL, sha256 and size', async () => {
+    const s: Share = { ...SHARE, files: [inlineFile('x.csv', csv), remote] };
+    const back = await decodeShare(await encodeShare(s));
+    expect(back).toEqual(s);
+    expect(inlineBytes(back.files![0])).toEqual(csv);
+  });
+
+  it('refuses to make a link its files make too long, saying what to do', async () => {
+    // xorshift32: bytes deflate cannot shrink, so 20 kB cannot fit in 16,000 characters.
+    let x = 2463534242;
+    const noise = Uint8Array.from({ length: 20_000 }, () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), x & 0xff));
+    const e = await rejection(encodeShare({ ...SHARE, files: [inlineFile('noise.bin', noise)] }));
+    expect(e.message).toMatch(/more than a share link can/);
+    expect(e.hint).toMatch(/by URL and sha256/);
+  });
+
+  it('refuses file entries that are unsafe or incomplete, naming the file', async () => {
+    const bad = async (f: unknown[]) => (await rejection(decodeShare(await deflate(JSON.stringify({ v: 1, i: [['shell', DIGEST]], s: [], f }))))).message;
+    expect(await bad([['../etc/passwd', 'aGk']])).toMatch(/climb out/);
+    expect(await bad([['/etc/passwd', 'aGk']])).toMatch(/starts with/);
+    expect(await bad([['x', 'not base64!']])).toMatch(/data of file x is not base64url/);
+    expect(await bad([['x', 'javascript:alert(1)', 'c'.repeat(64), 3]])).toMatch(/address of file x/);
+    expect(await bad([['x', 'https://example.org/x', 'nothex', 3]])).toMatch(/without its sha256/);
+    expect(await bad([['x', 'https://example.org/x', 'c'.repeat(64), 2 ** 40]])).toMatch(/larger than the host share/);
+    expect(await bad([['x', 'aGk'], ['x', 'aGk']])).toMatch(/names a file twice/);
+    expect(await bad([['x']])).toMatch(/file x needs either its data or a URL/);
+    expect(await bad([['x', 'a', 'b', 1, 'extra']])).toMatch(/file entry is malformed/);
+    expect(await bad(Array.from({ length: 17 }, (_, i) => [`f${i}`, 'aGk']))).toMatch(/more than 16 files/);
   });
 });

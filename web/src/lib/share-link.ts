@@ -1,9 +1,12 @@
-// Share links: the images (pinned by digest), machine settings and a demo script, compressed into the
-// URL fragment (`#/s/<data>`), so nothing is sent to a server. Decoding validates everything it reads.
+// Share links: the images (pinned by digest), machine settings, a demo script and the files it needs
+// (small ones inline, larger ones by URL and sha256), compressed into the URL fragment (`#/s/<data>`),
+// so nothing is sent to a server. Decoding validates everything it reads.
 
 import * as v from 'valibot';
 import { describeIssues, IMAGE_NAME, isSha256, MAX_MEMORY_MB, MIN_MEMORY_MB, ScriptSchema, type ScriptStep } from '../../../images/manifest.ts';
 import { HintedError } from '../../../images/hinted-error.ts';
+import { formatBytes } from '../../../images/format.ts';
+import { SHARE_LIMIT_BYTES, SHARE_MOUNT, sharePathProblem } from '../../../worker/share-path.ts';
 import { fromBase64Url, toBase64Url } from './base64url.ts';
 
 export const SHARE_VERSION = 1;
@@ -13,6 +16,7 @@ const MAX_ENCODED = 16_000;
 const MAX_JSON = 64 * 1024;
 const MAX_IMAGES = 4;
 const MAX_URL = 2000;
+const MAX_FILES = 16;
 
 const isHttpUrl = (s: string): boolean => {
   if (s.length > MAX_URL) return false;
@@ -38,6 +42,30 @@ export const SharedImageSchema = v.pipe(
 );
 export type SharedImage = v.InferOutput<typeof SharedImageSchema>;
 
+const isBase64Url = (s: string) => /^[A-Za-z0-9_-]*$/.test(s) && s.length % 4 !== 1;
+
+/**
+ * A file the replay puts into each machine's host share (/mnt/host) before the script runs: its bytes
+ * in the link (`data`, base64url), or fetched from `url` and checked against `sha256` and `size`.
+ */
+export const SharedFileSchema = v.pipe(
+  v.object({
+    path: v.string('a file has no name'),
+    data: v.optional(v.string('file data is not text')),
+    url: v.optional(v.string('not an address')),
+    sha256: v.optional(v.string('not a hash')),
+    size: v.optional(v.pipe(v.number('not a size'), v.safeInteger('not a size'), v.minValue(0, 'not a size'))),
+  }),
+  v.check((f) => sharePathProblem(f.path) === undefined, (issue) => `file ${sharePathProblem(issue.input.path)}`),
+  v.check((f) => (f.data === undefined) !== (f.url === undefined), (issue) => `file ${issue.input.path} needs either its data or a URL, not ${issue.input.data === undefined ? 'neither' : 'both'}`),
+  v.check((f) => f.data === undefined || isBase64Url(f.data), (issue) => `the data of file ${issue.input.path} is not base64url`),
+  v.check((f) => f.url === undefined || isHttpUrl(f.url), (issue) => `the address of file ${issue.input.path} is not an http(s) URL`),
+  v.check((f) => f.url === undefined || isSha256(f.sha256), (issue) => `file ${issue.input.path} is given by URL without its sha256`),
+  v.check((f) => f.url === undefined || f.size !== undefined, (issue) => `file ${issue.input.path} is given by URL without its size`),
+  v.check((f) => (f.size ?? 0) <= SHARE_LIMIT_BYTES, (issue) => `file ${issue.input.path} is larger than the host share holds (${formatBytes(SHARE_LIMIT_BYTES)})`),
+);
+export type SharedFile = v.InferOutput<typeof SharedFileSchema>;
+
 export const ShareSchema = v.object({
   images: v.pipe(v.array(SharedImageSchema), v.minLength(1, 'it names no image'), v.maxLength(MAX_IMAGES, `it names more than ${MAX_IMAGES} images`)),
   script: ScriptSchema,
@@ -48,6 +76,15 @@ export const ShareSchema = v.object({
       v.integer(`the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
       v.minValue(MIN_MEMORY_MB, `the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
       v.maxValue(MAX_MEMORY_MB, `the memory size must be ${MIN_MEMORY_MB}..${MAX_MEMORY_MB} MiB`),
+    ),
+  ),
+  /** Files put into /mnt/host before the script runs. */
+  files: v.optional(
+    v.pipe(
+      v.array(SharedFileSchema),
+      v.maxLength(MAX_FILES, `it carries more than ${MAX_FILES} files`),
+      v.check((fs) => new Set(fs.map((f) => f.path)).size === fs.length, 'it names a file twice'),
+      v.check((fs) => fs.reduce((n, f) => n + (f.size ?? 0), 0) <= SHARE_LIMIT_BYTES, `its files are larger than the host share holds (${formatBytes(SHARE_LIMIT_BYTES)})`),
     ),
   ),
 });
@@ -67,11 +104,19 @@ const WireSchema = v.pipe(
     i: v.array(v.tuple([v.unknown(), v.unknown(), v.optional(v.unknown())], 'an image entry is malformed'), 'images missing'),
     s: v.array(v.tuple([v.unknown(), v.unknown(), v.optional(v.unknown())], 'a script step is malformed'), 'script missing'),
     m: v.optional(v.unknown()),
+    // [path, data] inline, or [path, url, sha256, size]
+    f: v.optional(
+      v.array(
+        v.union([v.strictTuple([v.unknown(), v.unknown()]), v.strictTuple([v.unknown(), v.unknown(), v.unknown(), v.unknown()])], 'a file entry is malformed'),
+        'files malformed',
+      ),
+    ),
   }),
   v.transform((w) => ({
     images: w.i.map(([name, digest, url]) => (url === undefined ? { name, digest } : { name, digest, url })),
     script: w.s.map(([send, expect, timeout]) => (timeout === undefined ? { send, expect } : { send, expect, timeout })),
     ...(w.m === undefined ? {} : { memoryMB: w.m }),
+    ...(w.f === undefined ? {} : { files: w.f.map((f) => (f.length === 2 ? { path: f[0], data: f[1] } : { path: f[0], url: f[1], sha256: f[2], size: f[3] })) }),
   })),
 );
 
@@ -80,6 +125,7 @@ interface Wire {
   i: [name: string, digest: string, url?: string][];
   s: [send: string, expect: string, timeout?: number][];
   m?: number;
+  f?: ([path: string, data: string] | [path: string, url: string, sha256: string, size: number])[];
 }
 
 async function pipe(bytes: Uint8Array, transform: ReadableWritablePair<Uint8Array, BufferSource>, limit: number): Promise<Uint8Array> {
@@ -114,9 +160,33 @@ export async function encodeShare(unchecked: Share): Promise<string> {
     s: share.script.map((st) => (st.timeout !== undefined ? [st.send, st.expect, st.timeout] : [st.send, st.expect])),
   };
   if (share.memoryMB !== undefined) wire.m = share.memoryMB;
+  if (share.files?.length) wire.f = share.files.map((f) => (f.data !== undefined ? [f.path, f.data] : [f.path, f.url!, f.sha256!, f.size!]));
   const json = new TextEncoder().encode(JSON.stringify(wire));
-  return toBase64Url(await pipe(json, new CompressionStream('deflate-raw'), Infinity));
+  if (json.length > MAX_JSON) throw tooBig(`${formatBytes(json.length)} of settings`);
+  const data = toBase64Url(await pipe(json, new CompressionStream('deflate-raw'), Infinity));
+  // What decodeShare would refuse as too long must not be made.
+  if (data.length > MAX_ENCODED) throw tooBig(`${data.length} characters`);
+  return data;
 }
+
+const tooBig = (what: string) =>
+  new ShareLinkError(
+    `This link would hold more than a share link can (${what}; at most ${MAX_ENCODED} characters).`,
+    'Give larger files by URL and sha256 instead of putting them in the link, or shorten the script.',
+  );
+
+/** A file carried in the link itself. */
+export function inlineFile(path: string, bytes: Uint8Array): SharedFile {
+  return { path, data: toBase64Url(bytes) };
+}
+
+/** The bytes of a file carried in the link (`inlineFile`). */
+export function inlineBytes(file: SharedFile): Uint8Array {
+  return fromBase64Url(file.data ?? '');
+}
+
+/** Where a shared file lands in the guest. */
+export const guestPath = (file: SharedFile) => `${SHARE_MOUNT}/${file.path}`;
 
 const damaged = (what: string) =>
   new ShareLinkError(`This share link is damaged (${what}).`, 'It may have been cut off when copied: ask for the link again.');

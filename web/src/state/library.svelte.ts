@@ -11,6 +11,11 @@ import { ExpectedError, toUserError, type UserError } from '../lib/user-error.ts
 
 export type StoredState = 'no' | 'partial' | 'yes';
 
+/** An image with a chunked artifact (a disk read on demand): it can boot while its chunks stream in. */
+export function streams(m: Manifest): boolean {
+  return m.artifacts.some((a) => a.chunks !== undefined);
+}
+
 export class ImageEntry {
   /** The manifest to show and boot: the served one if there is one, else the stored one. */
   manifest = $state.raw<Manifest>() as Manifest;
@@ -37,12 +42,23 @@ export class ImageEntry {
     return this.progress !== null;
   }
 
-  /** Boots from the store when complete there, else straight from the server. */
-  get bootSource(): { manifest: Manifest; source: { from: 'store' } | { from: 'url'; baseUrl: string } } | undefined {
+  /**
+   * Boots from the store when complete there, else straight from the server: an image with a chunked
+   * disk streams it, keeping what it reads in this browser as it goes (see `streams`).
+   */
+  get bootSource(): { manifest: Manifest; source: { from: 'store' } | { from: 'url'; baseUrl: string; keep?: boolean } } | undefined {
     if (this.stored === 'yes') return { manifest: this.manifest, source: { from: 'store' } };
     if (this.storedManifest && !this.manifestUrl) return { manifest: this.storedManifest, source: { from: 'store' } };
-    if (this.manifestUrl) return { manifest: this.manifest, source: { from: 'url', baseUrl: this.manifestUrl } };
+    if (this.manifestUrl) return { manifest: this.manifest, source: { from: 'url', baseUrl: this.manifestUrl, ...(this.streams ? { keep: true } : {}) } };
     return undefined;
+  }
+
+  /**
+   * Whether the image boots without being stored first: its disk is read on demand by chunk (the twin),
+   * each chunk verified and kept in this browser as it arrives. Small images are stored whole.
+   */
+  get streams(): boolean {
+    return streams(this.manifest);
   }
 
   cancel(): void {
@@ -66,6 +82,8 @@ export class Library {
   usage = $state<StorageUsage | null>(null);
   error = $state<UserError | null>(null);
   #loading: Promise<void> | undefined;
+  /** Names of images some of whose files were kept while they streamed (never stored as a whole). */
+  #partly = new Set<string>();
 
   /**
    * Loads once; later calls wait for the same load. `reload()` reads everything again. The first load
@@ -80,7 +98,8 @@ export class Library {
   }
 
   async reload(): Promise<void> {
-    const [served, stored] = await Promise.allSettled([fetchCatalog(), imageStore.listImages()]);
+    const [served, stored, partial] = await Promise.allSettled([fetchCatalog(), imageStore.listImages(), imageStore.listPartial()]);
+    this.#partly = new Set(partial.status === 'fulfilled' ? partial.value.map((m) => m.name) : []);
     const entries = new Map<string, ImageEntry>();
     if (served.status === 'fulfilled') {
       this.catalogError = null;
@@ -113,6 +132,13 @@ export class Library {
     void this.refreshUsage();
   }
 
+  /** Reads again whether an image is stored, or partly (after a boot kept some of its files). */
+  async recheck(e: ImageEntry): Promise<void> {
+    this.#partly = new Set((await imageStore.listPartial().catch(() => [])).map((m) => m.name));
+    await this.#refresh(e);
+    void this.refreshUsage();
+  }
+
   find(name: string): ImageEntry | undefined {
     return this.entries.find((e) => e.name === name);
   }
@@ -124,13 +150,15 @@ export class Library {
 
   async #refresh(e: ImageEntry): Promise<void> {
     e.digest = await imageDigest(e.manifest);
-    if (!e.storedManifest) {
+    if (!e.storedManifest && !this.#partly.has(e.name)) {
       e.stored = 'no';
       return;
     }
     try {
       const missing = (await imageStore.missingFiles(e.manifest)).length;
-      e.stored = missing === 0 ? 'yes' : missing < storedFiles(e.manifest).length ? 'partial' : 'no';
+      // Stored only with a stored manifest (written last, when every file is there): files kept while
+      // streaming make an image partly stored at most, even all of them.
+      e.stored = missing === 0 && e.storedManifest ? 'yes' : missing < storedFiles(e.manifest).length ? 'partial' : 'no';
     } catch (err) {
       e.error = toUserError(err, `Checking whether ${e.name} is stored`);
     }
@@ -171,6 +199,7 @@ export class Library {
     e.error = null;
     try {
       await imageStore.deleteImage(e.name);
+      this.#partly.delete(e.name);
       if (!e.manifestUrl) this.entries = this.entries.filter((x) => x !== e);
       e.storedManifest = undefined;
       e.stored = 'no';

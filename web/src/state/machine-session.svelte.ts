@@ -5,7 +5,8 @@ import type { Manifest, ScriptStep } from '../../../images/manifest.ts';
 import { MachineBridge, MachineRequestError, type RequestCommand } from '../../../worker/bridge.ts';
 import { imageStore, type SavedStateMeta } from '../../../worker/image-store.ts';
 import { phaseSegments, type Segment } from '../../../worker/phases.ts';
-import type { ArtifactSource, BootOptions, KeyPress, MachineError, MachineEvents, MachineStats, PhaseMark, ScreenMode } from '../../../worker/protocol.ts';
+import type { NetworkCounters, NetworkOptions } from '../../../worker/network.ts';
+import type { ArtifactSource, BootOptions, CommandAnswer, CommandProgress, KeyPress, MachineError, MachineEvents, MachineStats, PhaseMark, ScreenMode } from '../../../worker/protocol.ts';
 import { repeatedCrash } from '../../../worker/guest-messages.ts';
 import { SerialText } from '../../../worker/serial-text.ts';
 import { recordBootTime } from '../lib/boot-times.ts';
@@ -23,6 +24,10 @@ export interface BootRequest {
   restoreStateId?: string;
   /** Appended to the kernel command line (e.g. `printk.time=1` for a timed boot log). */
   cmdlineAppend?: string;
+  /** Give the machine a host share (BootOptions.share); default: the manifest's `share`. */
+  share?: boolean;
+  /** The network card's connection (BootOptions.network; web/src/lib/network-choice.ts picks it). */
+  network?: NetworkOptions;
 }
 
 /** Serial bytes kept for terminals that attach late. */
@@ -41,6 +46,8 @@ export class MachineSession implements SerialPort {
   stats = $state<MachineStats | null>(null);
   screenMode = $state<ScreenMode | null>(null);
   progress = $state<MachineEvents['progress'] | null>(null);
+  /** A streaming boot's files fetched, read from and kept in this browser (`keep` sources only). */
+  kept = $state<MachineEvents['kept'] | null>(null);
   error = $state<UserError | null>(null);
   /** Milliseconds since the machine started executing, ticking while it boots (for live timelines). */
   now = $state(0);
@@ -52,6 +59,13 @@ export class MachineSession implements SerialPort {
   request = $state.raw<BootRequest | null>(null);
   /** Memory (MiB) the guest asked for by dying without it (an initrd panic): offered as "Boot again with". */
   suggestedMemoryMB = $state<number | null>(null);
+  /** Counts `share-changed` events: the host share's files changed (the Files panel lists them again). */
+  shareChanges = $state(0);
+  /** The network card's address and packet counts (the `network` event), for a machine booted on a network. */
+  network = $state<NetworkCounters | null>(null);
+  /** Bytes and lines the guest wrote on its serial console this boot (a screen-first view folds a quiet one away). */
+  serialBytes = $state(0);
+  serialLines = $state(0);
 
   #bridge: MachineBridge | undefined;
   #listeners = new Set<(bytes: Uint8Array) => void>();
@@ -67,6 +81,8 @@ export class MachineSession implements SerialPort {
   #crashed = false;
   #crashedBefore = false;
   #scriptsRunning = 0;
+  /** The guest's last serial line has started and not yet ended (for `serialLines`). */
+  #lineOpen = false;
 
   constructor(readonly label: string) {}
 
@@ -101,6 +117,12 @@ export class MachineSession implements SerialPort {
     if (this.status === 'running') this.#send({ type: 'keyboard', keys });
   }
 
+  /** The VGA text screen as lines (for copying it, and as the canvas's text for screen readers). */
+  async screenText(): Promise<string[]> {
+    if (!this.#bridge) return [];
+    return (await this.#bridge.request({ type: 'screen-text' })).lines;
+  }
+
   /** Gives the VGA canvas to the worker; returns a function that takes it back. */
   attachScreen = (canvas: OffscreenCanvas): (() => void) => {
     this.#screen = canvas;
@@ -120,12 +142,14 @@ export class MachineSession implements SerialPort {
     this.request = req;
     this.phases = [];
     this.stats = null;
+    this.network = null;
     this.error = null;
     this.suggestedMemoryMB = null;
     // One session per image: a crash on its last boot, then another now, means v86 cannot run it.
     this.#crashedBefore = this.#crashed && !req.restoreStateId;
     this.#crashed = false;
     this.progress = null;
+    this.kept = null;
     this.screenMode = null;
     this.now = 0;
     this.#clearConsole();
@@ -140,6 +164,8 @@ export class MachineSession implements SerialPort {
     if (req.memoryMB) options.memoryMB = req.memoryMB;
     if (req.restoreStateId) options.restoreStateId = req.restoreStateId;
     if (req.cmdlineAppend) options.cmdlineAppend = req.cmdlineAppend;
+    if (req.share !== undefined) options.share = req.share;
+    if (req.network) options.network = req.network;
     try {
       await bridge.request({ type: 'boot', options });
     } catch (e) {
@@ -208,6 +234,12 @@ export class MachineSession implements SerialPort {
     } finally {
       this.#scriptsRunning--;
     }
+  }
+
+  /** Sends a command to the running machine and resolves with its answer (the Files panel's `share-*`). */
+  async command<C extends RequestCommand>(cmd: C, opts: { onProgress?: (data: CommandProgress<C['type']>) => void } = {}): Promise<CommandAnswer<C['type']>> {
+    if (!this.#bridge) throw new ExpectedError('The machine is not running.', 'Boot it first.');
+    return this.#bridge.request(cmd, opts);
   }
 
   /** A script is typing: attached terminals do not answer the guest's queries meanwhile (SerialPort). */
@@ -297,8 +329,17 @@ export class MachineSession implements SerialPort {
         this.#echo(`\x1b[2m[whittle] Restored the state${when} in ${mark.at} ms. Press Enter for a prompt.\x1b[0m\r\n`);
       }
     });
+    bridge.on('network', (n) => {
+      if (mine()) this.network = n;
+    });
+    bridge.on('share-changed', () => {
+      if (mine()) this.shareChanges++;
+    });
     bridge.on('stats', (s) => {
       if (mine()) this.stats = s;
+    });
+    bridge.on('kept', (k) => {
+      if (mine()) this.kept = k;
     });
     bridge.on('progress', (p) => {
       if (mine()) this.progress = p.done >= p.total ? null : p;
@@ -370,13 +411,29 @@ export class MachineSession implements SerialPort {
     this.#backlogBytes += bytes.length;
     while (this.#backlogBytes > BACKLOG_BYTES && this.#backlog.length > 1) this.#backlogBytes -= this.#backlog.shift()!.length;
     for (const l of this.#listeners) l(bytes);
-    if (fromGuest) this.#text.push(bytes);
+    if (!fromGuest) return;
+    this.#text.push(bytes);
+    // A line is counted when it starts: "1 line" as soon as any text arrived.
+    let lines = 0;
+    for (const b of bytes) {
+      if (b === 10) {
+        this.#lineOpen = false;
+      } else if (!this.#lineOpen && b !== 13) {
+        this.#lineOpen = true;
+        lines++;
+      }
+    }
+    this.serialBytes += bytes.length;
+    if (lines) this.serialLines += lines;
   }
 
   #clearConsole(): void {
     this.#backlog = [];
     this.#backlogBytes = 0;
     this.#text.clear();
+    this.serialBytes = 0;
+    this.serialLines = 0;
+    this.#lineOpen = false;
     // Clear attached terminals too (ESC c: full reset).
     for (const l of this.#listeners) l(new TextEncoder().encode('\x1bc'));
   }
