@@ -19,6 +19,7 @@ import type { PhaseMark } from '../worker/protocol.ts';
 import { formatCheck } from '../worker/cli/targets.ts';
 import { busy, busyNote, chart, checkTargets, coldSummary, compareWithTwin, describeMachine, markdown, resultsTable, RUNGS, TWIN } from './report.ts';
 import type { BenchEntry, MachineInfo, PageBenchResult, Results } from './report.ts';
+import { runMain } from '../worker/cli/run-main.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 const RUNG_ORDER = Object.keys(RUNGS);
@@ -237,16 +238,4 @@ function count(s: string, flag: string, min: number): number {
   return n;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    const err = e as Error & { hint?: string; detail?: string; code?: unknown };
-    const usage = String(err.code ?? '').startsWith('ERR_PARSE_ARGS');
-    console.error(`error: ${err.message}`);
-    if (usage) console.error(USAGE);
-    else if (err.hint) console.error(`hint: ${err.hint}`);
-    if (err.detail) console.error(err.detail);
-    if (!usage && !(e instanceof CliError)) console.error(err.stack);
-    process.exit(usage || e instanceof CliError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);

@@ -19,6 +19,7 @@ import { loadRecipe, RECIPES_DIR, recipeNames } from '../images/recipes.ts';
 import { renderMarkdown, renderText, type Table } from '../worker/cli/table.ts';
 import { bootGuest } from '../worker/node/guest.ts';
 import * as v from 'valibot';
+import { runMain } from '../worker/cli/run-main.ts';
 
 const DIST = fileURLToPath(new URL('../images/dist/', import.meta.url));
 
@@ -78,10 +79,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
-    process.exit(1);
-  },
-);
+runMain(main);

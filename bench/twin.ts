@@ -28,6 +28,7 @@ import { SerialText } from '../worker/serial-text.ts';
 import type { V86Cpu } from '../worker/v86-glue.ts';
 import { bufferOf } from '../worker/v86-glue.ts';
 import { formatBytes, formatCount, formatMs } from '../images/format.ts';
+import { runMain } from '../worker/cli/run-main.ts';
 
 const DIR = fileURLToPath(new URL('../images/dist/debian/', import.meta.url));
 const USAGE = `Usage: npx tsx bench/twin.ts [--disk chunked,memory] [--analyze] [--timeout s]
@@ -211,10 +212,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`error: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+runMain(main);

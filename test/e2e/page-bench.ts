@@ -12,6 +12,7 @@ import type { BootRun } from '../../worker/cli/measure.ts';
 import { phaseDurations } from '../../worker/phases.ts';
 import type { PhaseMark } from '../../worker/protocol.ts';
 import { openLab, requireImage, stopServer } from './harness.ts';
+import { runMain } from '../../worker/cli/run-main.ts';
 
 type PageBenchEntry = PageBenchResult['entries'][number];
 
@@ -91,10 +92,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(`error: ${(e as Error).message}`);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { CliError, compareImages, defaultApp, loadTarget, uniqueLabels, withApp } from './measure.ts';
+import { printError, runMain } from './run-main.ts';
 import type { Target } from './measure.ts';
 import { BootProgress } from './progress.ts';
 import { compareTable, renderMarkdown, renderText, summarizeImage } from './table.ts';
@@ -92,20 +93,4 @@ function positiveInt(s: string, flag: string): number {
   return n;
 }
 
-function printError(e: unknown): void {
-  const err = e as Error & { hint?: string; detail?: string };
-  console.error(`\nerror: ${err.message}`);
-  if (err.hint) console.error(`hint: ${err.hint}`);
-  if (err.detail) console.error(err.detail);
-  if (!(e instanceof CliError)) console.error(err.stack);
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e) => {
-    // parseArgs rejects unknown options and missing values with these codes: a usage error.
-    const usage = String((e as { code?: unknown })?.code ?? '').startsWith('ERR_PARSE_ARGS');
-    printError(usage ? new CliError((e as Error).message, USAGE) : e);
-    process.exit(usage || e instanceof CliError ? 2 : 1);
-  },
-);
+runMain(main, USAGE);
