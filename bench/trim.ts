@@ -4,7 +4,8 @@
 // keep lists unless the recipe has them — and prints the root filesystem, file count and download of
 // both beside each other, from the built manifests (images/dist for the traced one: build it first).
 // A rules twin that breaks its app still builds (rules do not verify); that is part of the figure.
-// Measures; asserts nothing.
+// Each recipe's figures are recorded in images/recipes/<name>/rules-twin.json, which
+// `npm run images -- list` shows. Measures; asserts nothing.
 
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,8 +17,8 @@ import { formatBytes, formatCount, formatShare } from '../images/format.ts';
 import { consoleLog } from '../images/log.ts';
 import { downloadSize, ManifestSchema, type Manifest } from '../images/manifest.ts';
 import { loadRecipe, RECIPES_DIR, recipeNames } from '../images/recipes.ts';
+import { rulesTwinFrom, writeRulesTwin } from '../images/rules-twin.ts';
 import { renderMarkdown, renderText, type Table } from '../worker/cli/table.ts';
-import { bootGuest } from '../worker/node/guest.ts';
 import * as v from 'valibot';
 import { runMain } from '../worker/cli/run-main.ts';
 
@@ -32,7 +33,11 @@ async function builtManifest(name: string): Promise<Manifest> {
   }
 }
 
-/** Builds `name` with `"trim": "rules"` in a scratch copy of the recipes (its own lock, resolved now). */
+/**
+ * Builds `name` with `"trim": "rules"` in a scratch copy of the recipes (its own lock, resolved now).
+ * No guest: a rules build boots nothing but the sockets probe, and a rules twin whose app is broken
+ * would wait minutes there for a ready marker that never comes; sizes and file counts need no boot.
+ */
 async function rulesTwin(name: string, scratch: string): Promise<Manifest> {
   const recipes = join(scratch, 'recipes');
   await cp(RECIPES_DIR, recipes, { recursive: true });
@@ -40,7 +45,7 @@ async function rulesTwin(name: string, scratch: string): Promise<Manifest> {
   const recipe = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   await writeFile(file, JSON.stringify({ ...recipe, trim: 'rules' }, null, 2));
   for (const f of ['lock.json', 'trace.json', 'expected.json']) await rm(join(recipes, name, f), { force: true });
-  return build(name, { cacheDir: defaultCacheDir(), distDir: join(scratch, 'dist'), mirror: () => debianMirror(), log: consoleLog(`[${name} rules]`), recipesDir: recipes, updateLock: true, guest: bootGuest });
+  return build(name, { cacheDir: defaultCacheDir(), distDir: join(scratch, 'dist'), mirror: () => debianMirror(), log: consoleLog(`[${name} rules]`), recipesDir: recipes, updateLock: true });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -59,6 +64,8 @@ async function main(argv: string[]): Promise<number> {
     const scratch = await mkdtemp(join(tmpdir(), 'whittle-trim-bench-'));
     try {
       const rules = await rulesTwin(name, scratch);
+      const { dir } = await loadRecipe(name);
+      console.error(`[${name}] recorded ${await writeRulesTwin(dir, rulesTwinFrom(traced, rules, new Date()))}`);
       rows.push([
         name,
         formatBytes(rules.rootfsSize),

@@ -11,7 +11,8 @@ import { applianceInputs, staleReason, twinInputs } from './inputs.ts';
 import { formatBytes, formatInteger, formatMs } from './format.ts';
 import { consoleLog, fail } from './log.ts';
 import { downloadSize, rawSize, validateManifest, type Manifest } from './manifest.ts';
-import { recipeNames } from './recipes.ts';
+import { RECIPES_DIR, recipeNames } from './recipes.ts';
+import { formatRulesTwin, readRulesTwin } from './rules-twin.ts';
 import type { GuestBooter } from './trace/guest.ts';
 import { recordExpected, verifyImage } from './verify.ts';
 
@@ -97,6 +98,7 @@ export function readBuilt(dist = DIST_DIR): Manifest[] {
 
 function list(): void {
   const images = readBuilt();
+  const recipes = new Set(recipeNames());
   if (images.length === 0) {
     console.log('No images built yet: run `npm run images`.');
     return;
@@ -115,15 +117,20 @@ function list(): void {
       formatBytes(byRole('kernel')),
       formatBytes(byRole('initrd') + byRole('disk')),
       formatInteger(m.packages.length),
+      formatBytes(m.rootfsSize),
       formatInteger(m.fileCount),
+      m.trim === 'trace' && recipes.has(m.name) ? formatRulesTwin(readRulesTwin(join(RECIPES_DIR, m.name)), m) : '',
       target === undefined ? '' : dl <= target ? `≤ ${formatBytes(target)} ✓` : `> ${formatBytes(target)} by ${formatBytes(dl - target)}`,
     ];
   });
-  const head = ['image', 'kind', 'download', 'raw', 'firmware', 'kernel', 'initrd/disk', 'packages', 'files', 'size target'];
+  const head = ['image', 'kind', 'download', 'raw', 'firmware', 'kernel', 'initrd/disk', 'packages', 'root fs', 'files', 'by rules (bench:trim)', 'size target'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(line(head));
   for (const r of rows) console.log(line(r));
+  if (rows.some((r) => r[head.indexOf('by rules (bench:trim)')])) {
+    console.log('\nby rules: the same recipe trimmed by rules instead of its trace (root fs / files), as `npm run bench:trim` last measured it (images/recipes/<name>/rules-twin.json).');
+  }
 }
 
 export async function main(argv: string[], given: CliDeps = {}): Promise<void> {

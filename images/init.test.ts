@@ -2,13 +2,13 @@
 // stand-in `busybox` that logs its arguments: a command that is not a shell builtin or a busybox applet
 // fails the run ("not found"), so these tests also prove the scripts need nothing but busybox.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IP_FLAG, SHARE_MOUNT } from './guest-contract.ts';
-import { consoleScript, initScript, inittab, PROBE_FLAG, PROBE_PROMPT } from './init.ts';
+import { consoleScript, initScript, inittab, mountTables, PROBE_FLAG, PROBE_PROMPT } from './init.ts';
 import { parseRecipe } from './recipe.ts';
 
 const recipe = (extra: Record<string, unknown> = {}) =>
@@ -30,7 +30,16 @@ beforeAll(async () => {
   );
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
-beforeEach(() => writeFile(join(dir, 'calls'), ''));
+beforeEach(async () => {
+  await writeFile(join(dir, 'calls'), '');
+  await writeFile(join(dir, 'hostname'), '');
+  await writeFile(join(dir, 'mounts'), 'proc /proc proc rw 0 0\n');
+  await writeFile(join(dir, 'tcp'), TCP_HEADER);
+  await writeFile(join(dir, 'ptmx'), '');
+});
+const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
+/** A /proc/net/tcp line: local port `port`, state `st` (0A = listening, 01 = established). */
+const tcpLine = (port: number, st: string) => `   0: 00000000:${port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 1 1 00000000 100 0 0 10 0\n`;
 
 /** Runs a generated script (minus its shebang) with /proc/cmdline, /etc/whittle/env and /root pointed at stand-ins. */
 function run(script: string, cmdline: string): string {
@@ -38,6 +47,10 @@ function run(script: string, cmdline: string): string {
   execFileSync('/bin/sh', ['-c', `printf '%s\\n' "$1" > "$2"`, 'sh', cmdline, cmdlineFile]);
   const local = script
     .replaceAll('/proc/cmdline', cmdlineFile)
+    .replaceAll('/proc/sys/kernel/hostname', join(dir, 'hostname'))
+    .replaceAll('/proc/mounts', join(dir, 'mounts'))
+    .replaceAll('/proc/net/tcp', join(dir, 'tcp'))
+    .replaceAll('/dev/ptmx', join(dir, 'ptmx'))
     .replaceAll('/etc/whittle/env', join(dir, 'env'))
     .replaceAll('cd /root', `cd ${dir}`)
     .replaceAll('/bin/busybox sh', 'busybox sh')
@@ -65,6 +78,31 @@ describe('console wrapper', () => {
   });
 });
 
+describe('waiting for a service (init.waitFor)', () => {
+  const waiting = recipe({ init: { console: 'app', waitFor: [6379] } });
+
+  it('starts the console program once the port listens, with no program started to find out', async () => {
+    await writeFile(join(dir, 'tcp'), TCP_HEADER + tcpLine(80, '0A') + tcpLine(6379, '0A'));
+    expect(run(consoleScript(waiting), 'console=ttyS0')).toBe('APP-RAN\n');
+    expect(await calls()).toEqual(['stty cols 80 rows 25']);
+  });
+
+  it('keeps waiting while the port is only connected, or another port listens', async () => {
+    await writeFile(join(dir, 'tcp'), TCP_HEADER + tcpLine(6379, '01') + tcpLine(6380, '0A'));
+    const local = consoleScript(waiting).replaceAll('/proc/net/tcp', join(dir, 'tcp')).replaceAll('/dev/ptmx', join(dir, 'ptmx')).replaceAll('/proc/cmdline', join(dir, 'cmdline')).replaceAll('/etc/whittle/env', join(dir, 'env')).replaceAll('cd /root', `cd ${dir}`);
+    const child = execFile('/bin/sh', ['-c', local], { env: { PATH: dir }, timeout: 700 });
+    const out: string[] = [];
+    child.stdout?.on('data', (d: string) => out.push(d));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve(signal ? null : c)));
+    expect(code).toBeNull(); // still waiting when the timeout killed it
+    expect(out.join('')).not.toContain('APP-RAN');
+  });
+
+  it('adds nothing for a recipe that waits for nothing', () => {
+    expect(consoleScript(recipe())).not.toContain('/proc/net/tcp');
+  });
+});
+
 describe('/init', () => {
   it('mounts, starts services and hands over to busybox init, calling nothing but busybox', async () => {
     const s = initScript(recipe({ init: { console: 'x', services: ['srv --flag'] } }));
@@ -72,15 +110,23 @@ describe('/init', () => {
     expect(s).toContain('srv --flag &');
     expect(s.trimEnd().endsWith('exec /bin/busybox init')).toBe(true);
     run(s.replace('srv --flag &', ''), 'console=ttyS0');
-    const c = await calls();
-    expect(c).toContain('mount -t devtmpfs dev /dev');
-    expect(c).toContain('hostname probe');
-    expect(c.some((l) => l.startsWith('ip '))).toBe(false);
+    // Three busybox starts before init (each costs the guest ~1.3 M instructions with Debian's dynamic busybox).
+    expect(await calls()).toEqual(['mount -a -T /etc/whittle/fstab.boot', 'mkdir -p /dev/pts /dev/shm', 'mount -a -T /etc/whittle/fstab.dev']);
+    expect(await readFile(join(dir, 'hostname'), 'utf8')).toBe('probe\n');
   });
 
-  it('mounts the host share for a recipe with share', async () => {
-    run(initScript(recipe({ share: true })), 'console=ttyS0');
-    expect(await calls()).toContain(`mount -t 9p -o trans=virtio,version=9p2000.L,msize=131072 host9p ${SHARE_MOUNT}`);
+  it('mounts from two tables: devtmpfs first, then what lives in /dev (and the share)', () => {
+    const plain = mountTables(recipe());
+    expect(plain.boot.split('\n').filter(Boolean).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual(['proc /proc proc', 'sys /sys sysfs', 'dev /dev devtmpfs']);
+    expect(plain.dev).toBe('devpts /dev/pts devpts defaults 0 0\ntmpfs /dev/shm tmpfs mode=1777 0 0\n');
+    expect(mountTables(recipe({ share: true })).dev).toContain(`host9p ${SHARE_MOUNT} 9p trans=virtio,version=9p2000.L,msize=131072 0 0\n`);
+  });
+
+  it('says when the host share is not mounted, and not when it is', async () => {
+    const s = initScript(recipe({ share: true }));
+    expect(run(s, 'console=ttyS0')).toContain(`whittle: the host share was not mounted on ${SHARE_MOUNT}`);
+    await writeFile(join(dir, 'mounts'), `proc /proc proc rw 0 0\nhost9p ${SHARE_MOUNT} 9p rw,trans=virtio 0 0\n`);
+    expect(run(s, 'console=ttyS0')).not.toContain('whittle:');
     expect(recipe({ share: true }).kernel.fragments).toEqual(['net', '9p']);
   });
 

@@ -2,7 +2,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { applianceInputs, staleReason, twinInputs } from './inputs.ts';
+import { applianceInputs, builderModules, staleReason, twinInputs } from './inputs.ts';
 
 const RECIPE = {
   title: 'Demo',
@@ -60,5 +60,21 @@ describe('image inputs', () => {
     expect(staleReason({}, 'x')).toMatch(/older builder/);
     expect(staleReason({ inputs: 'y' }, 'x')).toMatch(/changed/);
     expect(staleReason({ inputs: 'x' }, 'x')).toBeUndefined();
+  });
+
+  it('counts the modules the build imports, not the CLI around it', async () => {
+    const mods = builderModules();
+    for (const m of ['build.ts', 'kernel/kernel.ts', 'trace/keep.ts', 'archive/resolve.ts', 'distro/debian.ts']) expect(mods).toContain(m);
+    for (const m of ['cli.ts', 'doctor.ts', 'verify.ts']) expect(mods).not.toContain(m);
+    expect(mods.some((m) => m.endsWith('.test.ts'))).toBe(false);
+  });
+
+  it('follows relative imports of every form, and only those', async () => {
+    await writeFile(join(dir, 'entry.ts'), "import { a } from './a.ts';\nimport type { B } from \"./sub/b.ts\";\nexport { c } from './c.ts';\nimport './side.ts';\nconst d = await import('./d.ts');\nimport x from 'node:fs';\n");
+    await mkdir(join(dir, 'sub'));
+    for (const f of ['a.ts', 'c.ts', 'side.ts', 'd.ts']) await writeFile(join(dir, f), '');
+    await writeFile(join(dir, 'sub', 'b.ts'), "import { e } from '../e.ts';\nimport { out } from '../../outside.ts';\n");
+    await writeFile(join(dir, 'e.ts'), "import { a } from './a.ts';\n");
+    expect(builderModules('entry.ts', dir)).toEqual(['a.ts', 'c.ts', 'd.ts', 'e.ts', 'entry.ts', 'side.ts', 'sub/b.ts']);
   });
 });

@@ -43,6 +43,9 @@ describe('recipe loader', () => {
     expect(() => parseRecipe({ ...minimal, init: {} }, 'x')).toThrow(/init\.console: is required/);
     expect(() => parseRecipe({ ...minimal, keep: ['a', 3] }, 'x')).toThrow(/keep\.1: must be a string/);
     expect(() => parseRecipe({ ...minimal, smoke: [{ send: 'ls', expect: 'bin', timeout: -1 }] }, 'x')).toThrow(/smoke\.0\.timeout/);
+    expect(() => parseRecipe({ ...minimal, init: { console: 'sh', waitFor: [70000] } }, 'x')).toThrow(/init\.waitFor\.0: must be a port number/);
+    expect(() => parseRecipe({ ...minimal, init: { console: 'sh', waitFor: '6379' } }, 'x')).toThrow(/init\.waitFor: must list TCP ports/);
+    expect(parseRecipe({ ...minimal, init: { console: 'sh', waitFor: [6379] } }, 'x').init.waitFor).toEqual([6379]);
   });
 
   it('says a recipe file holding JSON null or a list is not an object (not a TypeError)', async () => {

@@ -63,6 +63,12 @@ export const RecipeSchema = v.strictObject({
       setup: v.optional(strings(), () => []),
       /** The program attached to the serial console; restarted when it exits. */
       console: v.string('must be a string'),
+      /**
+       * TCP ports a service listens on before the console program starts (e.g. `[6379]` for a server
+       * the console's client talks to). The wait uses shell builtins only, so it takes no CPU from the
+       * service while it starts.
+       */
+      waitFor: v.optional(v.array(v.pipe(v.number('must be a port number'), v.integer('must be a port number'), v.minValue(1, 'must be a port number'), v.maxValue(65535, 'must be a port number')), 'must list TCP ports'), () => []),
       /** Bring up the loopback interface (needs the kernel's `net` fragment). */
       loopback: v.optional(v.boolean('must be true or false'), false),
       env: v.optional(v.record(v.string(), v.string('must be a string'), 'must map names to strings'), () => ({})),

@@ -60,6 +60,14 @@ export class MachineEndpoint {
   async #handle(cmd: Command): Promise<void> {
     switch (cmd.type) {
       case 'boot': {
+        // A saved state of the machine that runs goes into its emulator: no new instance to start.
+        if (this.#machine?.canRestoreInPlace(cmd.options)) {
+          const machine = this.#machine;
+          await machine.restoreInPlace(cmd.options);
+          if (machine.status === 'stopped') this.#emit('error', { ...(machine.failure ?? { code: 'not-running', message: 'The machine was stopped while it restored.', hint: 'Boot it again.' }), id: cmd.id });
+          else this.#emit('done', { id: cmd.id });
+          return;
+        }
         await this.#machine?.stop();
         const emit = this.#emit;
         const reader = this.env.reader(cmd.options.source, { manifest: cmd.options.manifest, emit });

@@ -51,6 +51,22 @@ const SHARE_CHANGED_MS = 250;
 /** Where v86 loads an initrd in guest memory (src/kernel.js). */
 const INITRD_ADDRESS = 64 * MiB;
 
+/** Two boots that give the same machine: image, memory, devices, network, app and command line. */
+export function sameMachine(a: BootOptions, b: BootOptions): boolean {
+  const shape = (o: BootOptions) =>
+    JSON.stringify({
+      image: o.manifest.name,
+      artifacts: o.manifest.artifacts.map((x) => x.sha256),
+      memoryMB: o.memoryMB ?? o.manifest.memoryMB,
+      share: o.share ?? o.manifest.share ?? false,
+      network: o.network ?? null,
+      virtioConsole: o.virtioConsole ?? false,
+      app: o.app ?? null,
+      cmdlineAppend: o.cmdlineAppend ?? '',
+    });
+  return shape(a) === shape(b);
+}
+
 export class Machine {
   #status: MachineStatus = 'idle';
   #emulator: Emulator | undefined;
@@ -251,6 +267,8 @@ export class Machine {
     if (this.#directBoot) enterLinux(emulator.v86!.cpu, this.#directBoot);
     guardMainLoop(emulator, (e) => this.#crash(e));
     this.#phases.watchCpu(emulator.v86!.cpu);
+    emulator.add_listener('emulator-stopped', () => this.screen.setRunning(false));
+    emulator.add_listener('emulator-started', () => this.screen.setRunning(true));
     emulator.add_listener('serial0-output-byte', (b) => this.#onSerialByte(b));
     emulator.add_listener('virtio-console0-output-bytes', (bytes) => this.#emit('virtio-out', bytes.slice()));
     emulator.add_listener('ide-read-end', ([, bytes]) => {
@@ -270,8 +288,6 @@ export class Machine {
     this.#lastOutputAt = this.#t0;
     this.#liveness.started(this.#t0);
     if (restored) this.#phases.restored();
-    emulator.add_listener('emulator-stopped', () => this.screen.setRunning(false));
-    emulator.add_listener('emulator-started', () => this.screen.setRunning(true));
     void emulator.run();
     this.screen.setRunning(true);
     this.#statsTimer = setInterval(() => this.#tickStats(), STATS_MS);
@@ -379,6 +395,47 @@ export class Machine {
     this.#instrLastRaw = e.get_instruction_counter();
     await e.run();
     this.#setStatus('running');
+  }
+
+  /**
+   * Whether a saved state booted with `options` can go into this machine's own emulator: the same
+   * image booted the same way (memory, devices, network, app), running or paused, with no disk — a
+   * disk keeps what was written since the state was saved, which the state's page cache would not match.
+   */
+  canRestoreInPlace(options: BootOptions): boolean {
+    if (this.#ended || !this.#emulator || (this.#status !== 'running' && this.#status !== 'paused')) return false;
+    if (options.restoreState === undefined && options.restoreStateId === undefined) return false;
+    if (this.#settings?.hda || this.#settings?.cdrom) return false;
+    return sameMachine(this.options, options);
+  }
+
+  /**
+   * Restores a saved state into the running emulator instead of a new one (v86 loads a state into a
+   * live instance): on a warm machine a new instance was ~45 ms of a ~180 ms restore. Phases, the
+   * clock and the instruction count start again, as after a restore by boot.
+   */
+  async restoreInPlace(options: Pick<BootOptions, 'restoreState' | 'restoreStateId'>): Promise<void> {
+    const e = this.#running();
+    const state = await loadState(options, this.env.states);
+    if (this.#ended) return;
+    this.#flush();
+    clearInterval(this.#statsTimer);
+    this.#setStatus('loading');
+    this.#emit('phase', { phase: 'load', at: 0, instructions: 0 });
+    await e.stop();
+    const t = performance.now();
+    try {
+      await e.restore_state(state);
+    } catch (cause) {
+      // Half loaded: this machine's memory is no longer its own. End it, as a failed boot would.
+      this.#fail(new MachineFailure('bad-image', 'The saved state could not be loaded: it is damaged, or was saved from a different image or emulator version.', 'Boot the image normally and save a new state.', { cause }));
+      return;
+    }
+    this.#emit('phase', { phase: 'restored', at: Math.round(performance.now() - t), instructions: 0 });
+    this.#restored = true;
+    this.#phases.clear();
+    this.#pausedTotal = 0;
+    this.#run(e, true);
   }
 
   /**

@@ -119,6 +119,27 @@ describe('machine: shell appliance', () => {
     );
   });
 
+  it('restores a state into the machine that runs the image, and the guest is back where it was saved', async () => {
+    const m = await bootImage(SHELL);
+    machines.push(m);
+    await m.ready(READY_MS);
+    expect((await m.runScript([{ send: 'W=saved; echo w-$W', expect: 'w-saved' }])).ok).toBe(true);
+    const state = await m.saveState();
+    for (const round of [1, 2]) {
+      expect((await m.runScript([{ send: `W=changed${round}; echo w-$W`, expect: `w-changed${round}` }])).ok).toBe(true);
+      await m.restore(state); // the machine runs: the endpoint loads the state into its emulator
+      expect(m.status).toBe<MachineStatus>('running');
+      expect(m.phases.map((p) => p.phase)).toEqual(['load', 'restored']);
+      const r = await m.runScript([{ send: 'echo now-$W', expect: 'now-saved' }]);
+      expect(r.ok, r.message).toBe(true);
+    }
+    // A paused machine takes it too, and runs again.
+    await m.pause();
+    await m.restore(state);
+    expect(m.status).toBe<MachineStatus>('running');
+    expect((await m.runScript([{ send: 'echo again-$W', expect: 'again-saved' }])).ok).toBe(true);
+  });
+
   it('pauses (the guest stops running), resumes, and resets into a fresh, timed boot', async () => {
     const m = await bootImage(SHELL);
     machines.push(m);

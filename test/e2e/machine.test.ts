@@ -39,6 +39,25 @@ describe('library and machine', () => {
     await screenshot(page, 'inspect');
   });
 
+  it('saves the running machine and restores it: the guest is back where it was saved', async () => {
+    const { page, url } = t.lab;
+    await page.goto(`${url}#/machine/shell`);
+    await bootAndEcho('before-save');
+    const answer = async (line: string, want: string) => {
+      await typeInTerminal(page, 'shell', line);
+      await pollFor(`"${want}" in the terminal`, async () => (await terminalLines(page, 'shell')).some((l) => l.trim() === want), 20_000);
+    };
+    await answer('W=saved; echo w-$W', 'w-saved');
+    await page.getByRole('button', { name: 'Save state' }).click();
+    await page.getByText(/^saved .* in /).waitFor({ timeout: 30_000 });
+    await answer('W=changed; echo w-$W', 'w-changed');
+    await page.getByRole('button', { name: /^Restore…/ }).click();
+    await page.locator('#saved-states button').first().click();
+    // Restored into the running machine's worker; what was set after the save is gone.
+    await answer('echo now-$W', 'now-saved');
+    await screenshot(page, 'machine-restored');
+  });
+
   it('boots shell again from IndexedDB with the image files cut off', async () => {
     const { page, url } = t.lab;
     const attempted: string[] = [];

@@ -283,7 +283,7 @@ export class NodeMachine {
   async restore(state: SavedState | Uint8Array | undefined = this.#lastState): Promise<void> {
     if (!state) throw new MachineFailure('not-running', 'No saved state to restore.', 'Call saveState() first.');
     const bytes = state instanceof Uint8Array ? state : state.bytes;
-    if (this.#bridge.alive && this.#status !== 'stopped' && this.#status !== 'idle') await this.request({ type: 'stop' });
+    // No stop first: a machine that runs this image takes the state into its own emulator (endpoint.ts).
     this.#mark = this.#text.end;
     // The bytes are transferred to the thread: send a copy so the caller's state stays usable.
     await this.boot({ restoreState: bytes.slice() });

@@ -136,9 +136,17 @@ export class MachineSession implements SerialPort {
 
   // ---- life ----
 
-  /** Boots an image (or restores a saved state) in a fresh worker. Resolves once the machine runs. */
-  async boot(req: BootRequest): Promise<void> {
-    this.#teardown();
+  /**
+   * Boots an image (or restores a saved state) in a fresh worker. Resolves once the machine runs.
+   * `sameWorker`: a restore of the machine that runs goes to its worker, which loads the state into
+   * its emulator (worker/endpoint.ts) — no new worker, wasm instance or screen.
+   */
+  async boot(req: BootRequest, { sameWorker = false } = {}): Promise<void> {
+    const reuse = sameWorker && this.#bridge?.alive === true;
+    if (reuse) {
+      this.#stopTicker();
+      for (const w of [...this.#readyWaiters]) w(new DOMException('machine restored', 'AbortError'));
+    } else this.#teardown();
     this.request = req;
     this.phases = [];
     this.stats = null;
@@ -154,10 +162,13 @@ export class MachineSession implements SerialPort {
     this.now = 0;
     this.#clearConsole();
     this.status = 'loading';
-    this.generation++;
-    const bridge = new MachineBridge();
-    this.#bridge = bridge;
-    this.#wire(bridge);
+    let bridge = this.#bridge;
+    if (!reuse || !bridge) {
+      this.generation++;
+      bridge = new MachineBridge();
+      this.#bridge = bridge;
+      this.#wire(bridge);
+    }
     void this.refreshStates();
     const options: BootOptions = { manifest: $state.snapshot(req.manifest) as Manifest, source: req.source };
     if (req.app) options.app = req.app;
@@ -210,11 +221,12 @@ export class MachineSession implements SerialPort {
     }
   };
 
-  /** Restores a saved state in a fresh worker: the machine resumes where it was saved. */
+  /** Restores a saved state: the machine resumes where it was saved (in its own worker while it runs). */
   restore = async (stateId: string): Promise<void> => {
     const req = this.request;
     if (!req) return;
-    await this.boot({ ...req, restoreStateId: stateId }).catch(() => undefined); // shown via `error`
+    const live = this.status === 'running' || this.status === 'paused';
+    await this.boot({ ...req, restoreStateId: stateId }, { sameWorker: live }).catch(() => undefined); // shown via `error`
   };
 
   async refreshStates(): Promise<void> {
