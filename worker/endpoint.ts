@@ -57,6 +57,15 @@ export class MachineEndpoint {
     return m;
   }
 
+  /**
+   * Answers a boot once it ran or ended. Stopped while loading (by a stop command, a new boot, or a
+   * failure already reported): the boot is answered all the same.
+   */
+  #answerBoot(machine: Machine, id: number): void {
+    if (machine.status === 'stopped') this.#emit('error', { ...(machine.failure ?? { code: 'not-running', message: 'The machine was stopped before it started.', hint: 'Boot it again.' }), id });
+    else this.#emit('done', { id });
+  }
+
   async #handle(cmd: Command): Promise<void> {
     switch (cmd.type) {
       case 'boot': {
@@ -64,8 +73,7 @@ export class MachineEndpoint {
         if (this.#machine?.canRestoreInPlace(cmd.options)) {
           const machine = this.#machine;
           await machine.restoreInPlace(cmd.options);
-          if (machine.status === 'stopped') this.#emit('error', { ...(machine.failure ?? { code: 'not-running', message: 'The machine was stopped while it restored.', hint: 'Boot it again.' }), id: cmd.id });
-          else this.#emit('done', { id: cmd.id });
+          this.#answerBoot(machine, cmd.id);
           return;
         }
         await this.#machine?.stop();
@@ -82,10 +90,7 @@ export class MachineEndpoint {
             return;
           }
         }
-        // Stopped while loading (by a stop command, a new boot, or a failure already reported): the boot
-        // is answered all the same.
-        if (machine.status === 'stopped') this.#emit('error', { ...(machine.failure ?? { code: 'not-running', message: 'The machine was stopped before it started.', hint: 'Boot it again.' }), id: cmd.id });
-        else this.#emit('done', { id: cmd.id });
+        this.#answerBoot(machine, cmd.id);
         return;
       }
       case 'serial-in':

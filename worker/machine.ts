@@ -175,16 +175,19 @@ export class Machine {
 
     const emulator = await this.#newEmulator(settings);
     if (!emulator) return;
-    if (state) {
-      const t = performance.now();
-      try {
-        await emulator.restore_state(state);
-      } catch (e) {
-        throw new MachineFailure('bad-image', 'The saved state could not be loaded: it is damaged, or was saved from a different image or emulator version.', 'Boot the image normally and save a new state.', { cause: e });
-      }
-      this.#emit('phase', { phase: 'restored', at: Math.round(performance.now() - t), instructions: 0 });
-    }
+    if (state) await this.#restoreState(emulator, state);
     this.#run(emulator, restoring);
+  }
+
+  /** Loads a saved state into `emulator` and emits the `restored` mark; a state v86 refuses is a bad image. */
+  async #restoreState(emulator: Emulator, state: ArrayBuffer): Promise<void> {
+    const t = performance.now();
+    try {
+      await emulator.restore_state(state);
+    } catch (e) {
+      throw new MachineFailure('bad-image', 'The saved state could not be loaded: it is damaged, or was saved from a different image or emulator version.', 'Boot the image normally and save a new state.', { cause: e });
+    }
+    this.#emit('phase', { phase: 'restored', at: Math.round(performance.now() - t), instructions: 0 });
   }
 
   async #loadArtifacts(manifest: Manifest, restoring: boolean): Promise<V86Options> {
@@ -423,15 +426,13 @@ export class Machine {
     this.#setStatus('loading');
     this.#emit('phase', { phase: 'load', at: 0, instructions: 0 });
     await e.stop();
-    const t = performance.now();
     try {
-      await e.restore_state(state);
-    } catch (cause) {
+      await this.#restoreState(e, state);
+    } catch (failure) {
       // Half loaded: this machine's memory is no longer its own. End it, as a failed boot would.
-      this.#fail(new MachineFailure('bad-image', 'The saved state could not be loaded: it is damaged, or was saved from a different image or emulator version.', 'Boot the image normally and save a new state.', { cause }));
+      this.#fail(failure);
       return;
     }
-    this.#emit('phase', { phase: 'restored', at: Math.round(performance.now() - t), instructions: 0 });
     this.#restored = true;
     this.#phases.clear();
     this.#pausedTotal = 0;
