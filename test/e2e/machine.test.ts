@@ -53,6 +53,8 @@ describe('library and machine', () => {
     await answer('W=changed; echo w-$W', 'w-changed');
     await page.getByRole('button', { name: /^Restore…/ }).click();
     await page.locator('#saved-states button').first().click();
+    // Keys typed while it restores are not sent: wait for it, as a person would.
+    await page.getByText(/Restored from a saved state in/).waitFor({ timeout: 30_000 });
     // Restored into the running machine's worker; what was set after the save is gone.
     await answer('echo now-$W', 'now-saved');
     await screenshot(page, 'machine-restored');
