@@ -36,7 +36,7 @@ import { buildKernel } from './kernel/kernel.ts';
 import { vmlinuxFromBzImage } from './kernel/vmlinux.ts';
 import { formatBytes } from './format.ts';
 import { fail, type Log } from './log.ts';
-import { isSha256, MANIFEST_SCHEMA, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
+import { isSha256, MANIFEST_SCHEMA, MAX_MEMORY_MB, type Artifact, type Manifest, type PackageShare } from './manifest.ts';
 import { publishDir, writeFileAtomic } from './publish.ts';
 import { loadRecipe, recipeNames, type RecipeSource } from './recipes.ts';
 import type { Recipe } from './recipe.ts';
@@ -456,6 +456,12 @@ async function verify(ctx: BuildContext): Promise<void> {
   const failed = await verifyAppliance(ctx, ctx.opts.log);
   if (!failed) return;
   const { recipe } = ctx.appliance;
+  // Too little memory is not a trace problem: say so, without tracing again.
+  if (/ran out of memory|do not fit in \d+ MiB/.test(failed.message)) {
+    fail(`${recipe.name}: the trimmed appliance fails ${failed.label} in ${recipe.memoryMB} MiB: ${failed.message}`, {
+      hint: `Give it more memory: "memoryMB": ${Math.min(MAX_MEMORY_MB, recipe.memoryMB * 2)} in its recipe.json (the unpacked initramfs and the archive it came from are both in RAM at boot).`,
+    });
+  }
   let touched = ctx.trace!.touched;
   if (!ctx.trace!.fresh && ctx.trace!.retraceable) {
     ctx.opts.log.info(`verify: ${failed.label} failed; tracing the wide tree again to see what it touched then`);

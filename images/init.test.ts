@@ -36,6 +36,7 @@ beforeEach(async () => {
   await writeFile(join(dir, 'mounts'), 'proc /proc proc rw 0 0\n');
   await writeFile(join(dir, 'tcp'), TCP_HEADER);
   await writeFile(join(dir, 'ptmx'), '');
+  await rm(join(dir, 'exited'), { force: true });
 });
 const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n';
 /** A /proc/net/tcp line: local port `port`, state `st` (0A = listening, 01 = established). */
@@ -51,6 +52,7 @@ function run(script: string, cmdline: string): string {
     .replaceAll('/proc/mounts', join(dir, 'mounts'))
     .replaceAll('/proc/net/tcp', join(dir, 'tcp'))
     .replaceAll('/dev/ptmx', join(dir, 'ptmx'))
+    .replaceAll('/run/whittle.exited', join(dir, 'exited'))
     .replaceAll('/etc/whittle/env', join(dir, 'env'))
     .replaceAll('cd /root', `cd ${dir}`)
     .replaceAll('/bin/busybox sh', 'busybox sh')
@@ -58,6 +60,26 @@ function run(script: string, cmdline: string): string {
   return execFileSync('/bin/sh', ['-c', local], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: dir } });
 }
 const calls = async () => (await readFile(join(dir, 'calls'), 'utf8')).trim().split('\n').filter(Boolean);
+
+/** Runs a generated script like `run` until it exits, `done(output)` holds, or `ms` pass (then it is killed: code null). */
+async function runUntil(script: string, ms: number, done: (out: string) => boolean = () => false): Promise<{ code: number | null; out: string }> {
+  const local = script
+    .replaceAll('/proc/net/tcp', join(dir, 'tcp'))
+    .replaceAll('/dev/ptmx', join(dir, 'ptmx'))
+    .replaceAll('/run/whittle.exited', join(dir, 'exited'))
+    .replaceAll('/proc/cmdline', join(dir, 'cmdline'))
+    .replaceAll('/etc/whittle/env', join(dir, 'env'))
+    .replaceAll('cd /root', `cd ${dir}`);
+  await writeFile(join(dir, 'cmdline'), 'console=ttyS0\n');
+  const child = execFile('/bin/sh', ['-c', local], { env: { PATH: dir }, timeout: ms });
+  let out = '';
+  child.stdout?.on('data', (d: string) => {
+    out += d;
+    if (done(out)) child.kill();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve(signal ? null : c)));
+  return { code, out };
+}
 
 describe('console wrapper', () => {
   it('is what busybox init runs on ttyS0, without shell syntax (init would hand that to /bin/sh)', () => {
@@ -89,13 +111,33 @@ describe('waiting for a service (init.waitFor)', () => {
 
   it('keeps waiting while the port is only connected, or another port listens', async () => {
     await writeFile(join(dir, 'tcp'), TCP_HEADER + tcpLine(6379, '01') + tcpLine(6380, '0A'));
-    const local = consoleScript(waiting).replaceAll('/proc/net/tcp', join(dir, 'tcp')).replaceAll('/dev/ptmx', join(dir, 'ptmx')).replaceAll('/proc/cmdline', join(dir, 'cmdline')).replaceAll('/etc/whittle/env', join(dir, 'env')).replaceAll('cd /root', `cd ${dir}`);
-    const child = execFile('/bin/sh', ['-c', local], { env: { PATH: dir }, timeout: 700 });
-    const out: string[] = [];
-    child.stdout?.on('data', (d: string) => out.push(d));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve(signal ? null : c)));
+    const { code, out } = await runUntil(consoleScript(waiting), 700);
     expect(code).toBeNull(); // still waiting when the timeout killed it
-    expect(out.join('')).not.toContain('APP-RAN');
+    expect(out).not.toContain('APP-RAN');
+  });
+
+  it('keeps waiting for a service that went into the background (it exited with status 0)', async () => {
+    await writeFile(join(dir, 'exited'), '0 memcached\n');
+    const { code, out } = await runUntil(consoleScript(waiting), 700);
+    expect(code).toBeNull();
+    expect(out).not.toContain('APP-RAN');
+  });
+
+  it('stops waiting, says which service failed and starts the console when a service exits with a failure', async () => {
+    await writeFile(join(dir, 'exited'), '0 helper\n1 redis-server\n');
+    expect(run(consoleScript(recipe({ init: { console: 'app', waitFor: [6379, 80] } })), 'console=ttyS0')).toBe(
+      'whittle: redis-server exited with status 1 before port 6379 listened; the console starts without it\nAPP-RAN\n',
+    );
+  });
+
+  it('pauses 10, 20, 40, 80, then 100 ms between looks, and says once when the wait passes 30 s', async () => {
+    // No pseudo-terminal to pause on: the pauses go to `busybox usleep`, which the stand-in logs (and returns at once).
+    const local = consoleScript(waiting).replaceAll('/dev/ptmx', join(dir, 'no', 'ptmx'));
+    const { out } = await runUntil(local, 8000, (o) => o.includes('still waiting'));
+    expect(out).toBe('whittle: still waiting for port 6379 to listen (30 s so far)\n');
+    const sleeps = (await calls()).filter((c) => c.startsWith('usleep'));
+    expect(sleeps.slice(0, 6)).toEqual(['usleep 010000', 'usleep 020000', 'usleep 040000', 'usleep 080000', 'usleep 100000', 'usleep 100000']);
+    expect(sleeps.length).toBeGreaterThanOrEqual(299);
   });
 
   it('adds nothing for a recipe that waits for nothing', () => {
@@ -113,6 +155,28 @@ describe('/init', () => {
     // Three busybox starts before init (each costs the guest ~1.3 M instructions with Debian's dynamic busybox).
     expect(await calls()).toEqual(['mount -a -T /etc/whittle/fstab.boot', 'mkdir -p /dev/pts /dev/shm', 'mount -a -T /etc/whittle/fstab.dev']);
     expect(await readFile(join(dir, 'hostname'), 'utf8')).toBe('probe\n');
+  });
+
+  it("notes how each service ended when the console waits for ports, so the wait can tell a failure", async () => {
+    await writeFile(join(dir, 'srv'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    const s = initScript(recipe({ init: { console: 'x', services: [`${dir}/srv --port 6379`], waitFor: [6379] } }));
+    run(s, 'console=ttyS0');
+    let exited = '';
+    for (let i = 0; i < 50 && !exited; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      exited = await readFile(join(dir, 'exited'), 'utf8').catch(() => '');
+    }
+    expect(exited).toBe('3 srv\n');
+  });
+
+  it('brings up loopback for a kernel with `net` that runs services or waits for ports, unless the recipe says no', async () => {
+    const lo = (extra: Record<string, unknown>) => initScript(recipe(extra)).includes('ip link set lo up');
+    expect(lo({ init: { console: 'x', services: ['memcached'] }, kernel: { fragments: ['base', 'net'] } })).toBe(true);
+    expect(lo({ init: { console: 'x', waitFor: [11211] }, kernel: { fragments: ['base', 'net'] } })).toBe(true);
+    expect(lo({ init: { console: 'x', services: ['memcached'], loopback: false }, kernel: { fragments: ['base', 'net'] } })).toBe(false);
+    expect(lo({ init: { console: 'x' }, kernel: { fragments: ['base', 'net'] } })).toBe(false);
+    expect(lo({ init: { console: 'x', services: ['srv'] }, kernel: { fragments: ['base'] } })).toBe(false);
+    expect(lo({ init: { console: 'x' }, share: true })).toBe(false);
   });
 
   it('mounts from two tables: devtmpfs first, then what lives in /dev (and the share)', () => {

@@ -72,7 +72,7 @@ export function initScript(recipe: Recipe): string {
     ...(recipe.network ? networkSetup() : []),
     'cd /root',
     ...recipe.init.setup,
-    ...recipe.init.services.map((s) => `${s} &`),
+    ...recipe.init.services.map((s) => serviceLine(recipe, s)),
     // busybox init keeps the app on the serial line: a session of its own with ttyS0 as its
     // controlling terminal (so ^C reaches it), restarted if it exits (see /etc/inittab).
     `exec /bin/${BB} init`,
@@ -145,20 +145,47 @@ export function consoleScript(recipe: Recipe): string {
   ].join('\n');
 }
 
+/** Where /init's wrapper of a service records how it ended (`<status> <program>`), for the console's wait. */
+const SERVICES_EXITED = '/run/whittle.exited';
+
+/**
+ * A service line of /init. With ports to wait for, a wrapper notes the service's exit status when it
+ * ends, so the console's wait can tell a service that failed (status ≠ 0) from one still starting or
+ * one that went into the background (status 0, e.g. a daemon that forks).
+ */
+function serviceLine(recipe: Recipe, service: string): string {
+  if (recipe.init.waitFor.length === 0) return `${service} &`;
+  const program = service.trim().split(/\s+/)[0].split('/').pop() ?? 'service';
+  return `{ ${service}\n  echo "$? ${program}" >> ${SERVICES_EXITED}; } &`;
+}
+
 /**
  * Waits until every port in `ports` listens on TCP (state 0A in /proc/net/tcp), with shell builtins
  * only: a loop that started `grep` and `usleep` every 20 ms took about half the guest's CPU from the
- * server it waited for. The pause is `read -t` on a pseudo-terminal master nobody writes to (a sleep
- * without a process); should /dev/ptmx not open, `busybox usleep` does it.
+ * server it waited for. Reading /proc/net/tcp costs the guest ~0.13 M instructions (the shell reads
+ * it a byte per system call), so the pause between looks grows from 10 ms to 100 ms: a fixed 20 ms
+ * pause took ~9 M of redis's ~115 M boot instructions. The pause is `read -t` on a pseudo-terminal
+ * master nobody writes to (a sleep without a process); should /dev/ptmx not open, `busybox usleep`.
+ * A service that exits with a failure status ends the wait with a line saying so (the console then
+ * starts anyway, so a person can look); a wait of 30 s or more says so once.
  */
 export function waitForPorts(ports: readonly number[]): string[] {
   if (ports.length === 0) return [];
-  const hex = ports.map((p) => p.toString(16).toUpperCase().padStart(4, '0'));
   return [
     'whittle_listening() { while read -r sl local remote st rest; do [ "$st" = 0A ] && [ "${local##*:}" = "$1" ] && return 0; done </proc/net/tcp; return 1; }',
-    // `command`: a failed redirection of plain `exec` would end the shell.
-    `if command exec 3<>/dev/ptmx; then whittle_pause() { read -r -t 0.02 line <&3; }; else whittle_pause() { ${BB} usleep 20000; }; fi 2>/dev/null`,
-    ...hex.map((h) => `until whittle_listening ${h}; do whittle_pause; done`),
+    `whittle_failed() { [ -r ${SERVICES_EXITED} ] || return 1; while read -r st name; do [ "$st" = 0 ] || { whittle_gone="$name exited with status $st"; return 0; }; done <${SERVICES_EXITED}; return 1; }`,
+    // `command`: a failed redirection of plain `exec` would end the shell. The pause is $ms milliseconds (3 digits).
+    `if command exec 3<>/dev/ptmx; then whittle_pause() { read -r -t 0.$ms line <&3; }; else whittle_pause() { ${BB} usleep \${ms}000; }; fi 2>/dev/null`,
+    'whittle_wait() {',
+    '  ms=010; n=0',
+    '  until whittle_listening "$1"; do',
+    '    whittle_failed && { echo "whittle: $whittle_gone before port $2 listened; the console starts without it"; return 1; }',
+    '    n=$((n + 1)); [ "$n" = 300 ] && echo "whittle: still waiting for port $2 to listen (30 s so far)"',
+    '    whittle_pause',
+    '    case $ms in 010) ms=020;; 020) ms=040;; 040) ms=080;; *) ms=100;; esac',
+    '  done',
+    '}',
+    ports.map((p) => `whittle_wait ${p.toString(16).toUpperCase().padStart(4, '0')} ${p}`).join(' && '),
     'exec 3<&-',
   ];
 }

@@ -11,7 +11,7 @@ import { describeIssues, MAX_MEMORY_MB, passesByEcho, ScriptSchema } from './man
  * RAM by a direct entry). Booted through firmware, v86 puts the initrd at 64 MiB: the builder checks
  * that case against the initramfs it made.
  */
-const MIN_RECIPE_MEMORY_MB = 32;
+const MIN_RECIPE_MEMORY_MB = 16;
 /** What a recipe gets when it names no memory: v86's initrd placement for firmware boots needs > 64 MiB. */
 const DEFAULT_RECIPE_MEMORY_MB = 128;
 
@@ -69,8 +69,13 @@ export const RecipeSchema = v.strictObject({
        * service while it starts.
        */
       waitFor: v.optional(v.array(v.pipe(v.number('must be a port number'), v.integer('must be a port number'), v.minValue(1, 'must be a port number'), v.maxValue(65535, 'must be a port number')), 'must list TCP ports'), () => []),
-      /** Bring up the loopback interface (needs the kernel's `net` fragment). */
-      loopback: v.optional(v.boolean('must be true or false'), false),
+      /**
+       * Bring up the loopback interface (needs the kernel's `net` fragment). Default: on for a recipe
+       * with `network`, and for one whose kernel has `net` and that starts services or waits for
+       * ports (a server on 127.0.0.1 needs it, and nothing says so when it is missing: memcached
+       * failed to bind and the wait went on); off otherwise (it costs a busybox start).
+       */
+      loopback: v.optional(v.boolean('must be true or false')),
       env: v.optional(v.record(v.string(), v.string('must be a string'), 'must map names to strings'), () => ({})),
     },
   ),
@@ -169,5 +174,7 @@ export function parseRecipe(raw: unknown, name: string, base?: Recipe): Recipe {
 function withImpliedFragments(recipe: Recipe): Recipe {
   const implied = [...(recipe.share || recipe.network ? ['net'] : []), ...(recipe.share ? ['9p'] : []), ...(recipe.network ? ['ne2k'] : [])];
   const fragments = [...recipe.kernel.fragments, ...implied.filter((f) => !recipe.kernel.fragments.includes(f))];
-  return { ...recipe, kernel: { ...recipe.kernel, fragments }, init: { ...recipe.init, loopback: recipe.init.loopback || recipe.network } };
+  const serves = recipe.init.services.length > 0 || recipe.init.waitFor.length > 0;
+  const loopback = recipe.init.loopback ?? (recipe.network || (fragments.includes('net') && serves));
+  return { ...recipe, kernel: { ...recipe.kernel, fragments }, init: { ...recipe.init, loopback } };
 }

@@ -84,7 +84,7 @@ describe('recipes and init', () => {
     expect(base.memoryMB).toBe(128);
     expect(base.kernel.kind).toBe('tailored');
     expect(parseRecipe({ ...base, memoryMB: 64 }, 'x').memoryMB).toBe(64);
-    expect(() => parseRecipe({ ...base, memoryMB: 16 }, 'x')).toThrow(/memoryMB/);
+    expect(() => parseRecipe({ ...base, memoryMB: 8 }, 'x')).toThrow(/memoryMB: must be 16..2048/);
     expect(() => parseRecipe({ title: 'T' }, 'x')).toThrow(/packages|description/);
     expect(() => parseRecipe({ ...base, kernel: { kind: 'other' } }, 'x')).toThrow(/kernel.kind/);
   });

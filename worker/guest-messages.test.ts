@@ -13,6 +13,26 @@ function messages(ctx: GuestMessages['ctx'] = { memoryMB: 128 }): GuestMessages 
 }
 
 describe('GuestMessages', () => {
+  it('offers twice the memory when the OOM killer ends a program and the machine runs on', () => {
+    const g = messages({ memoryMB: 32 });
+    const m = g.line('[   41.2] Out of memory: Killed process 93 (redis-server) total-vm:52000kB, anon-rss:21000kB');
+    expect(m).toMatchObject({ code: 'guest-out-of-memory', kind: 'out-of-memory', memoryMB: 64 });
+    expect(m?.message).toBe('The guest ran out of memory: its kernel killed redis-server.');
+    expect(m?.hint).toBe('32 MiB is too little for what it was doing: boot it with 64 MiB.');
+    const top = messages({ memoryMB: 2048 }).line('Out of memory: Killed process 7 (big)');
+    expect(top?.memoryMB).toBeUndefined();
+  });
+
+  it("reports an appliance service that failed before its port listened, once, and not the wait's notice", () => {
+    const g = messages();
+    expect(g.line('whittle: still waiting for port 6379 to listen (30 s so far)')).toBeUndefined();
+    const m = g.line('whittle: redis-server exited with status 1 before port 6379 listened; the console starts without it');
+    expect(m).toMatchObject({ code: 'guest-service-failed', kind: 'service-exited' });
+    expect(m?.message).toBe("The appliance's service redis-server exited with status 1 before it listened on port 6379; the console started without it.");
+    expect(m?.hint).toMatch(/Reset/);
+    expect(g.line('whittle: redis-server exited with status 1 before port 6379 listened; the console starts without it')).toBeUndefined();
+  });
+
   const SEABIOS = [
     'SeaBIOS (version 1.16.2-debian-1.16.2-1)',
     'Booting from Hard Disk...',

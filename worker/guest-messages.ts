@@ -3,10 +3,11 @@
 // machine.ts the screen's. Also the memory an initrd needs (used by the import form's default).
 // Environment-neutral and pure.
 
+import { MAX_MEMORY_MB } from '../images/manifest.ts';
 import type { MachineErrorCode } from './protocol.ts';
 
 export interface GuestMessage {
-  code: Extract<MachineErrorCode, 'guest-panic' | 'guest-boot-failed'>;
+  code: Extract<MachineErrorCode, 'guest-panic' | 'guest-boot-failed' | 'guest-service-failed' | 'guest-out-of-memory'>;
   /** Which known message (one report per kind and boot). */
   kind: GuestMessageKind;
   message: string;
@@ -15,7 +16,7 @@ export interface GuestMessage {
   memoryMB?: number;
 }
 
-export type GuestMessageKind = 'no-bootable-device' | 'cdrom-read-failed' | 'disk-read-failed' | 'init-died' | 'no-root' | 'kernel-panic';
+export type GuestMessageKind = 'no-bootable-device' | 'cdrom-read-failed' | 'disk-read-failed' | 'init-died' | 'no-root' | 'kernel-panic' | 'service-exited' | 'out-of-memory';
 
 export interface GuestContext {
   /** Guest memory, MiB. */
@@ -164,8 +165,30 @@ export class GuestMessages {
         hint: "The image's boot code gave up, or it has none the BIOS can start (a UEFI-only ISO or disk, or a data image). Import an image made for BIOS (legacy) boot.",
       });
     }
+    // An appliance's console wait (images/init.ts, waitForPorts) when a service it waited for failed.
+    const service = /^whittle: (\S+) exited with status (\d+) before port (\d+) listened/.exec(line.trim());
+    if (service) {
+      return this.#once({
+        code: 'guest-service-failed',
+        kind: 'service-exited',
+        message: `The appliance's service ${service[1]} exited with status ${service[2]} before it listened on port ${service[3]}; the console started without it.`,
+        hint: "Read the service's own messages on the console above (its log, if it writes one, is in the guest). Press Reset to try again; if it fails every time, the image is broken: rebuild it.",
+      });
+    }
     const panic = /Kernel panic - not syncing:\s*(.*)/.exec(line);
-    if (!panic) return undefined;
+    if (!panic) {
+      // The OOM killer ended a program and the machine runs on (a panic for lack of memory is below).
+      const killed = /Out of memory: Kill(?:ed)? process \d+ \(([^)]+)\)/.exec(line);
+      if (!killed) return undefined;
+      const more = Math.min(MAX_MEMORY_MB, this.ctx.memoryMB * 2);
+      return this.#once({
+        code: 'guest-out-of-memory',
+        kind: 'out-of-memory',
+        message: `The guest ran out of memory: its kernel killed ${killed[1]}.`,
+        hint: more > this.ctx.memoryMB ? `${this.ctx.memoryMB} MiB is too little for what it was doing: boot it with ${more} MiB.` : 'Do less at once in the guest (it has the most memory the lab gives).',
+        ...(more > this.ctx.memoryMB ? { memoryMB: more } : {}),
+      });
+    }
     const cause = panic[1].trim().replace(/\.+$/, '');
     if (/Attempted to kill init/i.test(cause)) return this.#once(this.#initDied(cause));
     const short = this.#memoryShort();

@@ -91,8 +91,10 @@ export function readVmlinux(elf: Uint8Array, memoryBytes: number): { entry: numb
     const filesz = dv.getUint32(p + 16, true);
     const memsz = dv.getUint32(p + 20, true);
     if (filesz > memsz || offset + filesz > elf.length) throw badKernel(`segment ${i} lies outside the file`);
-    if (paddr < HIGH_RAM_START || paddr + memsz > memoryBytes) {
-      throw new MachineFailure('bad-image', `The kernel wants memory at 0x${paddr.toString(16)}–0x${(paddr + memsz).toString(16)}, outside this machine's ${memoryBytes >>> 20} MiB.`, 'Give the machine more memory.');
+    if (paddr < HIGH_RAM_START) throw badKernel(`segment ${i} loads at 0x${paddr.toString(16)}, below 1 MiB`);
+    if (paddr + memsz > memoryBytes) {
+      const needMiB = Math.ceil((paddr + memsz) / (1 << 20)) + 1;
+      throw new MachineFailure('bad-image', `The kernel's segments (0x${paddr.toString(16)}–0x${(paddr + memsz).toString(16)}) do not fit in ${memoryBytes >>> 20} MiB of memory.`, `Give the machine at least ${needMiB} MiB.`);
     }
     segments.push({ address: paddr, bytes: elf.subarray(offset, offset + filesz), zeroAfter: memsz - filesz });
     end = Math.max(end, paddr + memsz);

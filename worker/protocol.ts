@@ -237,6 +237,10 @@ export type MachineErrorCode =
   | 'guest-unresponsive'
   | 'guest-panic'
   | 'guest-boot-failed'
+  /** The machine runs on, but an appliance's service failed at boot (images/init.ts says which). */
+  | 'guest-service-failed'
+  /** The machine runs on, but its kernel killed a program for lack of memory. */
+  | 'guest-out-of-memory'
   | 'storage'
   | 'not-running'
   | 'worker-crashed'

@@ -175,7 +175,13 @@ export async function verifyAppliance(ctx: BuildContext, log: Log): Promise<{ la
   const { recipe } = ctx.appliance!;
   log.stage('verify', `booting ${recipe.name} and running its ${recipe.smoke.length} smoke steps`);
   const started = Date.now();
-  const session = await guest(ctx.outDir, consoleEcho(log));
+  let session: Awaited<ReturnType<typeof guest>>;
+  try {
+    session = await guest(ctx.outDir, consoleEcho(log));
+  } catch (e) {
+    // The machine refused the image before it ran (it does not fit in the recipe's memory, say).
+    return { label: 'boot', message: (e as Error).message, output: '' };
+  }
   try {
     try {
       await session.ready(VERIFY_READY_TIMEOUT_MS);

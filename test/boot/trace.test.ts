@@ -39,4 +39,26 @@ describe('traced appliances', () => {
       await rm(work, { recursive: true, force: true });
     }
   });
+
+  it('shell: a build with too little memory fails verify saying so, with the memory to ask for, and does not trace again', { timeout: 600_000 }, async () => {
+    const work = await mkdtemp(join(tmpdir(), 'whittle-small-'));
+    try {
+      const recipes = join(work, 'recipes');
+      await cp(join(RECIPES, 'shell'), join(recipes, 'shell'), { recursive: true });
+      const recipePath = join(recipes, 'shell', 'recipe.json');
+      await writeFile(recipePath, JSON.stringify({ ...JSON.parse(await readFile(recipePath, 'utf8')), memoryMB: 16 }));
+      const said: string[] = [];
+      const log = { ...silent, info: (m: string) => said.push(m) };
+      const built = build('shell', { cacheDir: defaultCacheDir(), distDir: join(work, 'dist'), recipesDir: recipes, mirror: () => debianMirror(), log, guest: bootGuest });
+      const error = await built.then(
+        () => undefined,
+        (e: unknown) => e as Error & { hint?: string },
+      );
+      expect(error?.message).toMatch(/^shell: the trimmed appliance fails boot in 16 MiB: The kernel's segments \(0x1000000–0x[0-9a-f]+\) do not fit in 16 MiB of memory\./);
+      expect(error?.hint).toMatch(/^Give it more memory: "memoryMB": 32 in its recipe\.json/);
+      expect(said.some((m) => m.includes('tracing the wide tree again'))).toBe(false);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
 });

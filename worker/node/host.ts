@@ -77,6 +77,9 @@ export async function restoreImage(dir: string, state: SavedState | Uint8Array, 
 
 type Listener<K extends EventName> = (data: MachineEvents[K]) => void;
 
+/** Guest errors after which `ready()` gives up instead of waiting for a prompt. */
+const NOT_READY: MachineError['code'][] = ['guest-panic', 'guest-boot-failed', 'guest-service-failed'];
+
 export class NodeMachine {
   readonly #bridge: MachineBridge;
   #thread: NodeWorker | undefined;
@@ -182,7 +185,11 @@ export class NodeMachine {
     await this.request({ type: 'boot', options });
   }
 
-  /** Resolves with the `ready` phase mark (the prompt), or rejects on an error or timeout. */
+  /**
+   * Resolves with the `ready` phase mark (the prompt), or rejects on a timeout, the machine stopping, or
+   * a guest error that means the appliance will not be ready as built (a panic, a failed boot, a
+   * service that exited before its port listened: its console may still show a prompt).
+   */
   ready(timeoutMs = 120_000): Promise<PhaseMark> {
     const have = this.#phases.find((p) => p.phase === 'ready');
     if (have) return Promise.resolve(have);
@@ -191,6 +198,7 @@ export class NodeMachine {
       const offs = [
         this.on('phase', (p) => p.phase === 'ready' && finish(() => resolveReady(p))),
         this.on('state', (s) => s.status === 'stopped' && finish(() => rejectReady(new MachineRequestError(this.#errors.at(-1) ?? { code: 'not-running', message: 'The machine stopped before the ready marker.' })))),
+        this.on('error', (e) => NOT_READY.includes(e.code) && finish(() => rejectReady(new MachineRequestError(e)))),
       ];
       const finish = (f: () => void) => {
         clearTimeout(timer);
